@@ -1,0 +1,45 @@
+"""Making TensorFlow and PyTorch safe to use in one process, whatever was imported first.
+
+TensorFlow >= 2.20 loads its shared library with ``RTLD_GLOBAL``; a later
+``import triton`` (which PyTorch's CUDA build pulls in lazily, e.g. when an
+optimizer is built or ``torchvision`` is imported) then crashes the process
+with SIGSEGV (tensorflow issue 124205). Two remedies, applied by every
+sepconv entry point that touches a framework:
+
+* before TensorFlow is imported, import triton first (if installed): loaded
+  first, it is unaffected;
+* if TensorFlow is already loaded and triton is not, make triton
+  unimportable (``sys.modules["triton"] = None``): PyTorch on the CPU,
+  optimizers included, runs without it.
+
+This module imports neither framework at import time.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from types import ModuleType
+
+__all__ = ["guard_triton", "import_tensorflow"]
+
+
+def _tensorflow_loaded() -> bool:
+    return "tensorflow" in sys.modules or any(m.startswith("tensorflow.") for m in list(sys.modules))
+
+
+def guard_triton() -> None:
+    """Make ``import triton`` safe now: import it if TensorFlow is not loaded yet, else block it."""
+    if "triton" in sys.modules:
+        return
+    if _tensorflow_loaded():
+        sys.modules["triton"] = None  # type: ignore[assignment]  # an ImportError for later imports
+    elif importlib.util.find_spec("triton") is not None:
+        importlib.import_module("triton")
+
+
+def import_tensorflow() -> ModuleType:
+    """Import and return ``tensorflow`` after :func:`guard_triton`, so PyTorch stays usable."""
+    guard_triton()
+    return importlib.import_module("tensorflow")

@@ -1,0 +1,92 @@
+"""The PyTorch port, built by looping over the shared architecture table."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from sepconv.init import Initializer
+from sepconv.spec import INPUT_SHAPE, REFERENCE, LayerSpec, input_features, validate_spec
+from sepconv_torch.blocks import SeparableConv2d
+from sepconv_torch.init import keras_init_
+
+__all__ = ["SepConvNet", "build_model"]
+
+_ACTIVATIONS: dict[str, type[nn.Module]] = {"selu": nn.SELU, "elu": nn.ELU, "relu": nn.ReLU}
+
+
+def _make_layer(layer: LayerSpec, in_features: int) -> nn.Module:
+    if layer.kind == "conv":
+        return nn.Conv2d(in_features, layer.filters, layer.kernel, padding=layer.padding)
+    if layer.kind == "sepconv":
+        return SeparableConv2d(in_features, layer.filters, layer.kernel, layer.padding)
+    if layer.kind == "maxpool":
+        return nn.MaxPool2d(layer.kernel)  # floor rounding, as Keras: 7x7 -> 3x3
+    if layer.kind == "flatten":
+        return nn.Flatten()  # (N, C, H, W) -> (N, C*H*W), i.e. (c, h, w) order
+    return nn.Linear(in_features, layer.filters)
+
+
+def _make_activation(layer: LayerSpec, is_last: bool) -> nn.Module:
+    if layer.activation is None or (is_last and layer.activation == "softmax"):
+        return nn.Identity()  # the PyTorch model returns logits
+    if layer.activation not in _ACTIVATIONS:
+        raise ValueError(
+            f"layer {layer.name!r}: activation must be one of {sorted(_ACTIVATIONS)} "
+            f"(or softmax on the last layer), received {layer.activation!r}"
+        )
+    return _ACTIVATIONS[layer.activation]()
+
+
+class SepConvNet(nn.Module):
+    """The separable CNN. Input ``(N, 1, 28, 28)`` float, output ``(N, 10)`` logits.
+
+    Children are named after the spec (``conv1``, ``sepconv1``, ..., ``pool3``,
+    ``flatten``, ``dense1``, ``dense2``); each layer's activation lives in
+    ``activations[name]`` so a layer's output (as Keras reports it) is
+    ``activations[name](layer(x))``.
+    """
+
+    def __init__(
+        self,
+        spec: Sequence[LayerSpec] = REFERENCE,
+        input_shape: tuple[int, int, int] = INPUT_SHAPE,
+        initializer: Initializer = "glorot_uniform",
+    ) -> None:
+        super().__init__()
+        validate_spec(spec)
+        self.spec = tuple(spec)
+        self.input_shape = input_shape  # (H, W, C), as in the spec
+        self.activations = nn.ModuleDict()
+        for i, layer in enumerate(self.spec):
+            self.add_module(layer.name, _make_layer(layer, input_features(self.spec, layer.name, input_shape)))
+            self.activations[layer.name] = _make_activation(layer, i == len(self.spec) - 1)
+        keras_init_(self, initializer)
+
+    def forward_layers(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every layer's output after its activation, keyed by layer name (NCHW for spatial layers)."""
+        outputs: dict[str, torch.Tensor] = {}
+        for layer in self.spec:
+            x = self.activations[layer.name](getattr(self, layer.name)(x))
+            outputs[layer.name] = x
+        return outputs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.spec:
+            x = self.activations[layer.name](getattr(self, layer.name)(x))
+        return x
+
+
+def build_model(
+    spec: Sequence[LayerSpec] = REFERENCE,
+    initializer: Initializer = "glorot_uniform",
+    seed: int | None = None,
+) -> SepConvNet:
+    """The reference network as a PyTorch module (logits out); ``seed`` makes the init repeatable."""
+    if seed is None:
+        return SepConvNet(spec, initializer=initializer)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return SepConvNet(spec, initializer=initializer)

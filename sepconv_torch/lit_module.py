@@ -1,0 +1,102 @@
+"""``SepConvLitModule``: the network, its loss, optimizer, schedule and metrics for the Lightning Trainer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from sepconv.compat import guard_triton
+from sepconv.init import Initializer
+from sepconv.schedule import Schedule, lr_factor
+from sepconv.spec import NUM_CLASSES
+from sepconv_torch.model import build_model
+
+__all__ = ["SepConvLitModule"]
+
+
+class SepConvLitModule(L.LightningModule):
+    """Cross-entropy on logits with SGD; logs ``loss``, ``accuracy``, ``val_*`` and ``test_*`` per epoch.
+
+    Args:
+        net: the network (logits out); ``None`` builds :func:`sepconv_torch.build_model` with ``initializer``.
+        lr: SGD learning rate (the reference: Keras' default 0.01).
+        momentum, nesterov, weight_decay: SGD options (the reference: none).
+        schedule: ``constant`` or ``cosine`` (per step, with ``warmup_epochs`` of linear warm-up).
+        label_smoothing: passed to the cross-entropy.
+        initializer: ``glorot_uniform`` (Keras' default, the reference) or ``lecun_normal``.
+        channels_last: run convolutions in NHWC memory format (faster on CPU; same logical model).
+    """
+
+    def __init__(
+        self,
+        net: nn.Module | None = None,
+        lr: float = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        schedule: Schedule = "constant",
+        warmup_epochs: float = 0.0,
+        label_smoothing: float = 0.0,
+        initializer: Initializer = "glorot_uniform",
+        channels_last: bool = True,
+    ) -> None:
+        super().__init__()
+        if lr <= 0:
+            raise ValueError(f"lr must be positive, received lr={lr}")
+        self.save_hyperparameters(ignore=["net"])
+        self.net = net if net is not None else build_model(initializer=initializer)
+        if channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.train_acc = MulticlassAccuracy(NUM_CLASSES, average="micro")
+        self.val_acc = MulticlassAccuracy(NUM_CLASSES, average="micro")
+        self.test_acc = MulticlassAccuracy(NUM_CLASSES, average="micro")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N, 10)`` of images ``(N, 1, 28, 28)``."""
+        if self.hparams.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.net(x)
+
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], prefix: str, metric: MulticlassAccuracy) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=self.hparams.label_smoothing if prefix == "" else 0.0)
+        metric(logits, y)
+        self.log(f"{prefix}loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
+        self.log(f"{prefix}accuracy", metric, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
+        return loss
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "", self.train_acc)
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._step(batch, "val_", self.val_acc)
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._step(batch, "test_", self.test_acc)
+
+    def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        """Class probabilities ``(N, 10)`` (softmax of the logits), as the Keras model outputs."""
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return torch.softmax(self(x), dim=-1)
+
+    def configure_optimizers(self) -> Any:
+        guard_triton()  # the optimizer may import triton; TensorFlow may have been imported since
+        hp = self.hparams
+        optimizer = torch.optim.SGD(
+            self.parameters(), lr=hp.lr, momentum=hp.momentum, nesterov=hp.nesterov, weight_decay=hp.weight_decay
+        )
+        if hp.schedule == "constant":
+            return optimizer
+        total = int(self.trainer.estimated_stepping_batches)
+        steps_per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1))
+        warmup = int(round(hp.warmup_epochs * steps_per_epoch))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: lr_factor(step, hp.schedule, total, warmup)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

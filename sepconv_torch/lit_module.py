@@ -25,9 +25,8 @@ class SepConvLitModule(L.LightningModule):
     Args:
         net: the network (logits out); ``None`` builds :func:`sepconv_torch.build_model` with ``initializer``.
         lr: SGD learning rate (the reference: Keras' default 0.01).
-        momentum, nesterov, weight_decay: SGD options (the reference: none).
+        momentum, nesterov: SGD options (the reference: none).
         schedule: ``constant`` or ``cosine`` (per step, with ``warmup_epochs`` of linear warm-up).
-        label_smoothing: passed to the cross-entropy.
         initializer: ``glorot_uniform`` (Keras' default, the reference) or ``lecun_normal``.
         channels_last: run convolutions in NHWC memory format (faster on CPU; same logical model).
     """
@@ -38,10 +37,8 @@ class SepConvLitModule(L.LightningModule):
         lr: float = 0.01,
         momentum: float = 0.0,
         nesterov: bool = False,
-        weight_decay: float = 0.0,
         schedule: Schedule = "constant",
         warmup_epochs: float = 0.0,
-        label_smoothing: float = 0.0,
         initializer: Initializer = "glorot_uniform",
         channels_last: bool = True,
     ) -> None:
@@ -65,7 +62,7 @@ class SepConvLitModule(L.LightningModule):
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], prefix: str, metric: MulticlassAccuracy) -> torch.Tensor:
         x, y = batch
         logits = self(x)
-        loss = F.cross_entropy(logits, y, label_smoothing=self.hparams.label_smoothing if prefix == "" else 0.0)
+        loss = F.cross_entropy(logits, y)
         metric(logits, y)
         self.log(f"{prefix}loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
         self.log(f"{prefix}accuracy", metric, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
@@ -89,7 +86,7 @@ class SepConvLitModule(L.LightningModule):
         guard_triton()  # the optimizer may import triton; TensorFlow may have been imported since
         hp = self.hparams
         optimizer = torch.optim.SGD(
-            self.parameters(), lr=hp.lr, momentum=hp.momentum, nesterov=hp.nesterov, weight_decay=hp.weight_decay
+            self.parameters(), lr=hp.lr, momentum=hp.momentum, nesterov=hp.nesterov
         )
         if hp.schedule == "constant":
             return optimizer

@@ -1,0 +1,65 @@
+"""Learning curves as the reference plots them, and the per-epoch metrics as CSV (both frameworks).
+
+The chart: ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` against epoch,
+one figure, grid on, y from 0 to 3 (as the tutorial's ``plot_learning_curves``).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+__all__ = ["CURVES", "write_curves", "write_metrics_csv", "plot_learning_curves"]
+
+CURVES: tuple[str, ...] = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def write_metrics_csv(history: Sequence[Mapping[str, float]], path: Path) -> Path:
+    """One row per epoch: ``epoch`` (1-based) then every metric seen, curves first."""
+    keys = [k for k in CURVES if any(k in row for row in history)]
+    keys += sorted({k for row in history for k in row} - set(keys) - {"epoch"})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".part")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", *keys])
+        for i, row in enumerate(history, start=1):
+            writer.writerow([int(row.get("epoch", i)), *(f"{row[k]:.6f}" if k in row else "" for k in keys)])
+    os.replace(tmp, path)
+    return path
+
+
+def plot_learning_curves(history: Sequence[Mapping[str, float]], path: Path, title: str = "") -> Path:
+    """The four curves on one chart (grid, y in [0, 3]) saved as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [int(row.get("epoch", i)) for i, row in enumerate(history, start=1)]
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for key in CURVES:
+        points = [(e, row[key]) for e, row in zip(epochs, history) if key in row]
+        if points:
+            ax.plot(*zip(*points), marker="o", label=key)
+    ax.set_xlabel("epoch")
+    ax.set_ylim(0, 3)
+    ax.grid(True)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def write_curves(history: Sequence[Mapping[str, float]], out_dir: Path, title: str = "") -> tuple[Path, Path]:
+    """Write ``learning_curves.png`` and ``metrics.csv`` into ``out_dir``."""
+    out_dir = Path(out_dir)
+    return (
+        plot_learning_curves(history, out_dir / "learning_curves.png", title),
+        write_metrics_csv(history, out_dir / "metrics.csv"),
+    )

@@ -1,0 +1,32 @@
+"""A :class:`Slot` is one weight of one model, found for one mapping row: its label, shape, reader, writer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["Slot", "SlotMatch"]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One weight in its framework's own layout; ``shape`` is ``None`` when the row found nothing.
+
+    ``label`` names the model's own layer and weight (``Keras layer 'dense_1' weight 'kernel'``,
+    ``PyTorch 'net.dense1.weight'``) so that errors point at what the user wrote.
+    """
+
+    label: str
+    shape: tuple[int, ...] | None
+    read: Callable[[], np.ndarray] | None = None
+    write: Callable[[np.ndarray], None] | None = None
+
+
+@dataclass(frozen=True)
+class SlotMatch:
+    """The slots of a model, one per mapping row, and the problems that belong to no row (unexpected weights)."""
+
+    slots: tuple[Slot, ...]
+    unexpected: tuple[str, ...]

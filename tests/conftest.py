@@ -1,0 +1,21 @@
+"""Shared fixtures. Triton is imported before anything can import TensorFlow (see sepconv.compat)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from sepconv.compat import guard_triton  # noqa: E402
+
+guard_triton()
+
+import pytest  # noqa: E402
+
+from sepconv.data import FashionMNISTSplits, load_splits  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def splits() -> FashionMNISTSplits:
+    """The real data, found as users find it; an error (not a skip) when it is missing."""
+    return load_splits(download=False)

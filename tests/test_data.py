@@ -1,0 +1,122 @@
+"""The shared data module: search order, verification, parsing errors, split and standardisation."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sepconv.data.locate as locate
+from sepconv.data import DEBIAN_DIR, FashionMNISTError, find_data_dir, load_splits, read_idx
+from sepconv.data.files import FILES
+
+pytestmark = pytest.mark.realdata
+
+SPEC = {f.key: f for f in FILES}
+
+
+@pytest.fixture
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No data anywhere: empty cache, no SEPCONV_DATA_DIR, Debian's directory hidden."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("SEPCONV_DATA_DIR", raising=False)
+    monkeypatch.setattr(locate, "DEBIAN_DIR", tmp_path / "no-debian")
+    return tmp_path
+
+
+def copy_real(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for f in FILES:
+        shutil.copy(DEBIAN_DIR / f.filename, directory / f.filename)
+    return directory
+
+
+def rewrite(path: Path, edit) -> None:
+    """Replace the decompressed content of a .gz file by ``edit(content)``."""
+    data = gzip.decompress(path.read_bytes())
+    path.write_bytes(gzip.compress(edit(bytearray(data))))
+
+
+def test_split_sizes_and_layouts(splits) -> None:
+    assert splits.x_train.shape == (55000, 28, 28, 1) and splits.y_train.shape == (55000,)
+    assert splits.x_val.shape == (5000, 28, 28, 1) and splits.x_test.shape == (10000, 28, 28, 1)
+    assert splits.x_train.dtype == np.float32 and splits.y_train.dtype == np.int64
+    nchw = splits.images("test", "NCHW")
+    assert nchw.shape == (10000, 1, 28, 28) and np.shares_memory(nchw, splits.x_test)
+
+
+def test_validation_is_first_5000_training_images(splits) -> None:
+    raw_labels = read_idx(splits.data_dir / SPEC["train_labels"].filename)
+    np.testing.assert_array_equal(splits.y_val, raw_labels[:5000])
+    np.testing.assert_array_equal(splits.y_train, raw_labels[5000:])
+    assert set(np.unique(splits.y_test)) == set(range(10))
+
+
+def test_standardisation_statistics(splits) -> None:
+    raw = read_idx(splits.data_dir / SPEC["train_images"].filename)[5000:].astype(np.float64)
+    assert splits.mean == pytest.approx(raw.mean(), abs=1e-9)
+    assert splits.std == pytest.approx(raw.std(), abs=1e-9)  # population std, as StandardScaler
+    assert splits.mean == pytest.approx(72.9379, abs=1e-4) and splits.std == pytest.approx(89.9897, abs=1e-4)
+    x = splits.x_train.astype(np.float64)
+    assert abs(x.mean()) < 1e-6 and abs(x.std() - 1) < 1e-6
+    # validation/test use the training statistics, so they are not exactly centred
+    assert abs(splits.x_test.mean()) > 1e-4
+    assert splits.background == pytest.approx(-splits.mean / splits.std, rel=1e-6)
+
+
+@pytest.mark.parametrize("source", ["explicit", "env", "cache", "debian"])
+def test_search_order(isolated: Path, monkeypatch: pytest.MonkeyPatch, source: str) -> None:
+    dirs = {name: copy_real(isolated / name) for name in ("explicit", "env", "cache/sepconv/fashion-mnist", "debian")}
+    monkeypatch.setattr(locate, "DEBIAN_DIR", dirs["debian"])
+    monkeypatch.setenv("SEPCONV_DATA_DIR", str(dirs["env"]))
+    order = ["explicit", "env", "cache/sepconv/fashion-mnist", "debian"]
+    expected = next(name for name in order if name.startswith(source))
+    for earlier in order[: order.index(expected)]:  # earlier places lose a file: skipped
+        (dirs[earlier] / FILES[0].filename).unlink()
+    data_dir = dirs["explicit"] if source == "explicit" else isolated / "explicit"
+    assert find_data_dir(data_dir, download=False) == dirs[expected]
+
+
+def test_missing_everywhere_names_files_and_places(isolated: Path) -> None:
+    with pytest.raises(FashionMNISTError, match=r"train-images-idx3-ubyte\.gz.*searched .*no-debian"):
+        find_data_dir(isolated / "nothing", download=False)
+
+
+def test_missing_file_named(tmp_path: Path) -> None:
+    with pytest.raises(FashionMNISTError, match=r"t10k-labels-idx1-ubyte\.gz: file not found"):
+        read_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", SPEC["test_labels"])
+
+
+@pytest.mark.parametrize(
+    ("key", "corrupt", "verify", "message"),
+    [
+        ("train_labels", lambda p: p.write_bytes(p.read_bytes()[:100]), True, "not a valid gzip file"),
+        ("train_labels", lambda p: p.write_bytes(b"plain text"), True, "not a valid gzip file"),
+        ("test_labels", lambda p: rewrite(p, lambda d: d[:-1] + bytes([(d[-1] + 1) % 10])), True, "SHA-256 of the decompressed content"),
+        ("test_labels", lambda p: rewrite(p, lambda d: b"\x00\x00\x08\x04" + d[4:]), False, "bad IDX magic number 0x00000804"),
+        ("test_labels", lambda p: rewrite(p, lambda d: d[:-10]), False, r"header says dims \(10000,\)"),
+        ("test_labels", lambda p: rewrite(p, lambda d: d[:-1] + b"\x0c"), False, "label 12 out of range"),
+        ("test_images", lambda p: rewrite(p, lambda d: d[:4] + (5000).to_bytes(4, "big") + d[8 : 16 + 5000 * 784]), False, r"shape \(5000, 28, 28\), expected \(10000, 28, 28\)"),
+    ],
+    ids=["truncated-gz", "not-gzip", "checksum", "magic", "short-body", "label-range", "wrong-count"],
+)  # fmt: skip
+def test_corrupt_files_named(tmp_path: Path, key: str, corrupt, verify: bool, message: str) -> None:
+    directory = copy_real(tmp_path / "data")
+    path = directory / SPEC[key].filename
+    corrupt(path)
+    with pytest.raises(FashionMNISTError, match=message) as info:
+        read_idx(path, SPEC[key], verify=verify)
+    assert str(path) in str(info.value)
+    if verify:
+        with pytest.raises(FashionMNISTError, match=SPEC[key].filename):
+            load_splits(directory, download=False)
+
+
+def test_splits_cached_per_process(splits) -> None:
+    assert load_splits(splits.data_dir, download=False).x_train is not splits.x_train  # new float arrays
+    from sepconv.data.splits import load_raw
+
+    assert load_raw(splits.data_dir)[0] is load_raw(splits.data_dir)[0]  # parsed once

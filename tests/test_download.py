@@ -1,0 +1,78 @@
+"""The download path against a local HTTP server on 127.0.0.1 serving the four files."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import http.server
+import shutil
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+import sepconv.data.locate as locate
+from sepconv.data import DEBIAN_DIR, FashionMNISTError, find_data_dir, load_splits
+from sepconv.data.files import FILES
+
+pytestmark = pytest.mark.realdata
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def mirror(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An HTTP server on 127.0.0.1 over a directory holding copies of the four files."""
+    served = tmp_path / "served"
+    served.mkdir()
+    for f in FILES:
+        shutil.copy(DEBIAN_DIR / f.filename, served / f.filename)
+    handler = functools.partial(_QuietHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", served
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def empty_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.delenv("SEPCONV_DATA_DIR", raising=False)
+    monkeypatch.setattr(locate, "DEBIAN_DIR", tmp_path / "no-debian")
+    return cache / "sepconv" / "fashion-mnist"
+
+
+def test_download_into_cache_and_load(mirror: tuple[str, Path], empty_machine: Path, monkeypatch) -> None:
+    url, _ = mirror
+    monkeypatch.setenv("SEPCONV_DATA_MIRROR", url)
+    assert find_data_dir() == empty_machine
+    assert sorted(p.name for p in empty_machine.iterdir()) == sorted(f.filename for f in FILES)
+    splits = load_splits(download=False)
+    assert splits.data_dir == empty_machine.resolve() and len(splits.y_train) == 55000
+
+
+def test_corrupt_download_refused_nothing_left(mirror: tuple[str, Path], empty_machine: Path) -> None:
+    url, served = mirror
+    path = served / "t10k-labels-idx1-ubyte.gz"
+    data = bytearray(gzip.decompress(path.read_bytes()))
+    data[-1] = (data[-1] + 1) % 10
+    path.write_bytes(gzip.compress(bytes(data)))
+    with pytest.raises(FashionMNISTError, match=r"t10k-labels-idx1-ubyte\.gz: decompressed SHA-256 .* refused"):
+        find_data_dir(mirrors=[url])
+    left = sorted(p.name for p in empty_machine.iterdir())
+    assert "t10k-labels-idx1-ubyte.gz" not in left and not [n for n in left if n.endswith(".part")]
+
+
+def test_unreachable_mirror_reported(empty_machine: Path) -> None:
+    with pytest.raises(FashionMNISTError, match="could not download train-images-idx3-ubyte.gz"):
+        find_data_dir(mirrors=["http://127.0.0.1:9/"])
+    assert not any(empty_machine.glob("*"))

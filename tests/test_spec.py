@@ -1,0 +1,55 @@
+"""The architecture table: the reference's shapes and parameter counts, and its validation."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from sepconv.spec import REFERENCE, LayerSpec, output_shapes, param_counts, validate_spec
+
+REFERENCE_COUNTS = {
+    "conv1": 320,
+    "sepconv1": 1344,
+    "sepconv2": 2400,
+    "sepconv3": 4736,
+    "sepconv4": 8896,
+    "sepconv5": 17664,
+    "dense1": 147584,
+    "dense2": 1290,
+}
+
+
+def test_param_counts_match_reference_table() -> None:
+    counts = param_counts(REFERENCE)
+    assert counts == REFERENCE_COUNTS
+    assert sum(counts.values()) == 184_234
+
+
+def test_output_shapes_floor_pooling() -> None:
+    shapes = output_shapes(REFERENCE)
+    assert shapes["pool3"] == (3, 3, 128)
+    assert shapes["flatten"] == (1152,)
+    assert shapes["dense2"] == (10,)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"filters": 0}, "filters must be positive"),
+        ({"kernel": 0}, "kernel must be positive"),
+        ({"padding": "full"}, "padding must be"),
+        ({"kind": "lstm"}, "kind must be one of"),
+        ({"name": "conv1"}, "duplicate layer name"),
+    ],
+)
+def test_validate_spec_names_layer_and_value(change: dict, message: str) -> None:
+    spec = list(REFERENCE)
+    spec[1] = dataclasses.replace(spec[1], **change)
+    with pytest.raises(ValueError, match=message):
+        validate_spec(spec)
+
+
+def test_dense_before_flatten_rejected() -> None:
+    with pytest.raises(ValueError, match="'d': dense layer before flatten"):
+        validate_spec([LayerSpec("d", "dense", 10)])

@@ -1,0 +1,77 @@
+"""The LightningDataModule and the Keras pipeline receive the same bits from the one shared source."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sepconv_keras.data import make_dataset
+from sepconv_torch import FashionMNISTDataModule
+
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture(scope="module")
+def datamodule() -> FashionMNISTDataModule:
+    dm = FashionMNISTDataModule()  # no arguments: finds the data by itself
+    dm.prepare_data()
+    dm.setup("fit")
+    return dm
+
+
+def test_sizes_and_sample_shape(datamodule: FashionMNISTDataModule) -> None:
+    assert {k: len(v) for k, v in datamodule.datasets.items()} == {"train": 55000, "val": 5000, "test": 10000}
+    x, y = datamodule.datasets["train"][0]
+    assert x.shape == (1, 28, 28) and x.dtype == torch.float32 and y.dtype == torch.int64
+    xb, yb = next(iter(datamodule.train_dataloader()))
+    assert xb.shape == (32, 1, 28, 28) and yb.shape == (32,)
+
+
+@pytest.mark.parametrize("split", ["train", "val", "test"])
+def test_bit_identical_arrays(datamodule: FashionMNISTDataModule, splits, split: str) -> None:
+    """PyTorch NCHW and Keras NHWC hold the same float32 bit patterns, image for image."""
+    torch_x = datamodule.datasets[split].images.numpy()
+    keras_x = splits.images(split, "NHWC")
+    assert torch_x.shape[1:] == (1, 28, 28) and keras_x.shape[1:] == (28, 28, 1)
+    np.testing.assert_array_equal(torch_x.transpose(0, 2, 3, 1).view(np.uint32), keras_x.view(np.uint32))
+    np.testing.assert_array_equal(datamodule.datasets[split].labels.numpy(), splits.labels(split))
+
+
+def test_same_pairs_out_of_both_pipelines(datamodule: FashionMNISTDataModule, splits) -> None:
+    """The first validation and test batches, as each framework's loader yields them."""
+    for split, loader in (("val", datamodule.val_dataloader()), ("test", datamodule.test_dataloader())):
+        tx, ty = next(iter(loader))
+        kx, ky = next(iter(make_dataset(splits.images(split), splits.labels(split), len(ty))))
+        np.testing.assert_array_equal(tx.numpy().transpose(0, 2, 3, 1).view(np.uint32), kx.numpy().view(np.uint32))
+        np.testing.assert_array_equal(ty.numpy(), ky.numpy())
+
+
+def test_seeded_shuffle(datamodule: FashionMNISTDataModule) -> None:
+    first = [next(iter(datamodule.train_dataloader()))[1] for _ in range(2)]
+    assert torch.equal(first[0], first[1])  # the same seed gives the same first batch
+    other = FashionMNISTDataModule(seed=1)
+    other.setup("fit")
+    assert not torch.equal(first[0], next(iter(other.train_dataloader()))[1])
+
+
+def test_augmentation_only_on_train() -> None:
+    dm = FashionMNISTDataModule(augment=True)
+    dm.setup("fit")
+    assert dm.datasets["train"].transform is not None
+    assert dm.datasets["val"].transform is None and dm.datasets["test"].transform is None
+    torch.manual_seed(0)
+    x = torch.stack([dm.datasets["train"][0][0] for _ in range(20)])
+    assert x.shape == (20, 1, 28, 28)
+    assert len({t.numpy().tobytes() for t in x}) > 1  # random flips/shifts happen
+
+
+@pytest.mark.parametrize("name", ["batch_size", "eval_batch_size"])
+def test_bad_batch_size_named(name: str) -> None:
+    with pytest.raises(ValueError, match=f"{name} must be a positive integer, received {name}=0"):
+        FashionMNISTDataModule(**{name: 0})
+
+
+def test_dataloader_before_setup_is_clear() -> None:
+    with pytest.raises(RuntimeError, match="call setup"):
+        FashionMNISTDataModule().train_dataloader()

@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _positive(name: str, value: int | float | None) -> None:
     if value is not None and value <= 0:
-        raise SystemExit(f"sepconv-keras: {name} must be positive, received {value}")
+        raise ValueError(f"{name} must be positive, received {value}")
 
 
 def train(args: argparse.Namespace) -> dict[str, float]:

@@ -1,0 +1,89 @@
+"""``sepconv-torch`` (LightningCLI): short fits on real data, outputs, test from best, resume from last."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from sepconv.recipes import load_recipe, recipe_path
+from sepconv_torch.cli import make_cli
+
+pytestmark = [pytest.mark.slow, pytest.mark.realdata]
+
+SHORT = ["--trainer.limit_train_batches=20", "--trainer.limit_val_batches=4", "--trainer.enable_progress_bar=false"]
+
+
+def fit(root: Path, *extra: str) -> None:
+    make_cli(["fit", f"--trainer.default_root_dir={root}", *SHORT, *extra])
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("torch-run")
+    fit(root, "--trainer.max_epochs=2")
+    return root
+
+
+def test_fit_outputs(run_dir: Path) -> None:
+    version = run_dir / "lightning_logs" / "version_0"
+    ckpts = sorted(p.name for p in (version / "checkpoints").glob("*.ckpt"))
+    assert "last.ckpt" in ckpts and any(name.startswith("best-epoch=") for name in ckpts)
+    assert list(version.glob("events.out.tfevents.*"))
+    assert (version / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = list(csv.DictReader((version / "metrics.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert set(rows[0]) == {"epoch", "loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(0 <= float(r["val_accuracy"]) <= 1 for r in rows)
+
+
+def test_reference_defaults_in_checkpoint(run_dir: Path) -> None:
+    ckpt = torch.load(run_dir / "lightning_logs/version_0/checkpoints/last.ckpt", weights_only=False)
+    hp = ckpt["hyper_parameters"]
+    assert (hp["lr"], hp["momentum"], hp["schedule"]) == (0.01, 0.0, "constant")
+    assert ckpt["datamodule_hyper_parameters"]["batch_size"] == 32
+    callbacks = " ".join(ckpt["callbacks"])
+    assert "EarlyStopping{'monitor': 'val_loss'" in callbacks and "ModelCheckpoint{'monitor': 'val_loss'" in callbacks
+
+
+@pytest.mark.parametrize("which", ["best", "last"])
+def test_test_from_checkpoint_in_new_process(run_dir: Path, which: str) -> None:
+    cli = make_cli(["test", f"--ckpt_path={which}", f"--trainer.default_root_dir={run_dir}", "--trainer.logger=false",
+                    "--trainer.enable_progress_bar=false"])  # fmt: skip
+    metrics = cli.trainer.callback_metrics
+    assert 0.0 <= float(metrics["test_accuracy"]) <= 1.0 and float(metrics["test_loss"]) > 0
+
+
+def test_resume_from_last_continues(tmp_path: Path) -> None:
+    fit(tmp_path, "--trainer.max_epochs=1")
+    cli = make_cli(["fit", f"--trainer.default_root_dir={tmp_path}", *SHORT, "--trainer.max_epochs=2", "--ckpt_path=last"])
+    assert cli.trainer.current_epoch == 2 and cli.trainer.global_step == 40  # 20 steps before, 20 after
+    rows = list(csv.DictReader((Path(cli.trainer.log_dir) / "metrics.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1", "2"]  # the curve history came back with the checkpoint
+
+
+def test_missing_checkpoint_is_clear(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no checkpoints/last.ckpt under"):
+        make_cli(["test", "--ckpt_path=best", f"--trainer.default_root_dir={tmp_path}", "--trainer.logger=false"])
+
+
+@pytest.mark.parametrize("name", ["reference", "tuned"])
+def test_recipe_files_agree_between_frameworks(name: str) -> None:
+    """What LightningCLI reads from a recipe equals what the Keras side reads."""
+    parsed = make_cli(["--config", str(recipe_path(name))], run=False).config
+    recipe = load_recipe(name)
+    assert parsed.seed_everything == recipe.seed and parsed.trainer.max_epochs == recipe.epochs
+    assert parsed.data.batch_size == recipe.batch_size and parsed.data.augment == recipe.augment
+    for key in ("lr", "momentum", "nesterov", "schedule", "warmup_epochs", "initializer"):
+        assert parsed.model[key] == getattr(recipe, key), key
+
+
+def test_console_script_print_config() -> None:
+    proc = subprocess.run([Path(sys.executable).with_name("sepconv-torch"), "fit", "--print_config"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "max_epochs: 10" in proc.stdout and "patience: 5" in proc.stdout and "batch_size: 32" in proc.stdout

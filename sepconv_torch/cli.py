@@ -8,7 +8,9 @@ checkpoints of an earlier ``fit`` run under the same ``--trainer.default_root_di
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
@@ -62,6 +64,16 @@ class SepConvCLI(LightningCLI):
 
     def before_predict(self) -> None:
         self._resolve_ckpt_path()
+
+    def after_test(self) -> None:
+        """Keep the test metrics beside the run: ``<default_root_dir>/test_metrics.json``."""
+        if not self.trainer.is_global_zero:
+            return
+        results = {k: float(v) for k, v in self.trainer.callback_metrics.items() if k.startswith("test_")}
+        results["ckpt_path"] = self.config_init[self.subcommand].get("ckpt_path")
+        path = Path(self.trainer.default_root_dir) / "test_metrics.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=2) + "\n")
 
 
 def make_cli(args: list[str] | None = None, run: bool = True) -> SepConvCLI:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +57,10 @@ def test_test_from_checkpoint_in_new_process(run_dir: Path, which: str) -> None:
                     "--trainer.enable_progress_bar=false"])  # fmt: skip
     metrics = cli.trainer.callback_metrics
     assert 0.0 <= float(metrics["test_accuracy"]) <= 1.0 and float(metrics["test_loss"]) > 0
+    saved = json.loads((run_dir / "test_metrics.json").read_text())
+    assert saved["test_accuracy"] == pytest.approx(float(metrics["test_accuracy"]))
+    assert Path(saved["ckpt_path"]).name == ("last.ckpt" if which == "last" else Path(saved["ckpt_path"]).name)
+    assert saved["ckpt_path"].endswith(".ckpt") and (which == "last") == saved["ckpt_path"].endswith("last.ckpt")
 
 
 def test_resume_from_last_continues(tmp_path: Path) -> None:

@@ -6,10 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import BasePredictionWriter
 
 from sepconv.curves import CURVES, write_curves
 
-__all__ = ["LearningCurves"]
+__all__ = ["LearningCurves", "ProbabilityWriter"]
 
 
 class LearningCurves(L.Callback):
@@ -40,3 +43,25 @@ class LearningCurves(L.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = list(state_dict.get("history", []))
+
+
+class ProbabilityWriter(BasePredictionWriter):
+    """Saves ``predict``'s class probabilities ``(N, 10)`` float32 as ``predictions.npy``.
+
+    ``output_dir`` defaults to the trainer's ``default_root_dir``.
+    """
+
+    def __init__(self, output_dir: str | None = None) -> None:
+        super().__init__(write_interval="epoch")
+        self.output_dir = output_dir
+        self.path: Path | None = None
+
+    def write_on_epoch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, predictions: Any, batch_indices: Any
+    ) -> None:
+        batches = predictions[0] if predictions and isinstance(predictions[0], list) else predictions
+        probs = torch.cat(list(batches)).float().cpu().numpy()
+        out = Path(self.output_dir or trainer.default_root_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self.path = out / "predictions.npy"
+        np.save(self.path, probs)

@@ -15,7 +15,7 @@ from pathlib import Path
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from sepconv_torch.callbacks import LearningCurves
+from sepconv_torch.callbacks import LearningCurves, ProbabilityWriter
 from sepconv_torch.checkpoints import find_checkpoint
 from sepconv_torch.data import FashionMNISTDataModule
 from sepconv_torch.lit_module import SepConvLitModule
@@ -42,6 +42,7 @@ class SepConvCLI(LightningCLI):
             {"early_stopping.monitor": "val_loss", "early_stopping.patience": 5, "early_stopping.min_delta": 1e-3}
         )
         parser.add_lightning_class_args(LearningCurves, "curves")
+        parser.add_lightning_class_args(ProbabilityWriter, "predictions")
 
     def _resolve_ckpt_path(self) -> None:
         config = self.config_init[self.subcommand]

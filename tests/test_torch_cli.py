@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -61,6 +62,14 @@ def test_test_from_checkpoint_in_new_process(run_dir: Path, which: str) -> None:
     assert saved["test_accuracy"] == pytest.approx(float(metrics["test_accuracy"]))
     assert Path(saved["ckpt_path"]).name == ("last.ckpt" if which == "last" else Path(saved["ckpt_path"]).name)
     assert saved["ckpt_path"].endswith(".ckpt") and (which == "last") == saved["ckpt_path"].endswith("last.ckpt")
+
+
+def test_predict_writes_probabilities(run_dir: Path) -> None:
+    make_cli(["predict", "--ckpt_path=best", f"--trainer.default_root_dir={run_dir}", "--trainer.logger=false",
+              "--trainer.enable_progress_bar=false"])  # fmt: skip
+    probs = np.load(run_dir / "predictions.npy")
+    assert probs.shape == (10000, 10) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
 
 
 def test_resume_from_last_continues(tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ def _slot(layer: keras.layers.Layer, variable: Any) -> Slot:
         variable.assign(value.astype(variable.dtype))
 
     label = f"Keras layer {layer.name!r} weight {variable.name!r}"
-    return Slot(label, tuple(int(d) for d in variable.shape), read, write)
+    return Slot(label, tuple(int(d) for d in variable.shape), read, write, variable)
 
 
 def keras_slots(model: keras.Model, rows: Sequence[Row]) -> SlotMatch:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -22,6 +22,7 @@ class Slot:
     shape: tuple[int, ...] | None
     read: Callable[[], np.ndarray] | None = None
     write: Callable[[np.ndarray], None] | None = None
+    handle: Any = None  # the Keras variable or PyTorch tensor itself (for gradients)
 
 
 @dataclass(frozen=True)

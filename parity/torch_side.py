@@ -37,11 +37,11 @@ def strip_prefix(state: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _state_of(obj: nn.Module | Mapping[str, Any]) -> tuple[dict[str, torch.Tensor], str]:
-    """The tensors (sharing storage with the parameters, for a module) and the label prefix."""
+    """The tensors (a module's own Parameters) and the prefix its keys had."""
     if isinstance(obj, nn.Module):
         wrapped = network_of(obj)
         prefix = PREFIX if wrapped is not obj else ""
-        return dict(wrapped.state_dict(keep_vars=False)), prefix
+        return dict(wrapped.state_dict(keep_vars=True)), prefix  # the Parameters themselves, with .grad
     state = {k: v for k, v in obj.items()}
     stripped = strip_prefix(state)
     return stripped, PREFIX if stripped.keys() != state.keys() else ""
@@ -55,7 +55,7 @@ def _slot(key: str, tensor: torch.Tensor, label_prefix: str) -> Slot:
     def write(value: np.ndarray) -> None:
         tensor.copy_(torch.from_numpy(np.ascontiguousarray(value)))
 
-    return Slot(f"PyTorch {label_prefix + key!r}", tuple(tensor.shape), read, write)
+    return Slot(f"PyTorch {label_prefix + key!r}", tuple(tensor.shape), read, write, tensor)
 
 
 def torch_slots(obj: nn.Module | Mapping[str, Any], rows: Sequence[Row]) -> SlotMatch:

@@ -1,0 +1,52 @@
+"""Check 5: gradients of the loss with respect to every mapped weight, compared in Keras' layout."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from parity.checks.common import torch_or_failure
+from parity.checks.result import CheckResult
+from parity.keras_run import keras_loss_and_grads
+from parity.keras_side import keras_slots
+from parity.port import Port
+from parity.torch_run import torch_loss_and_grads
+from parity.torch_side import torch_slots
+
+__all__ = ["GRADIENT_TOL", "check_gradients"]
+
+#: max over weights of max|Δgrad| / max|Keras grad|, float32.
+GRADIENT_TOL = 1e-4
+
+
+def check_gradients(
+    model: keras.Model, port: Port, x: np.ndarray, y: np.ndarray, tolerance: float = GRADIENT_TOL
+) -> CheckResult:
+    """Mean cross-entropy of the logits (both sides) on the batch ``x`` (NHWC), ``y``; each PyTorch gradient
+    goes through its row's ``to_keras`` and is compared with Keras' gradient of the same weight."""
+    dtype = str(model.weights[0].dtype)
+    label = f"gradients {dtype}"
+    net = torch_or_failure(port, model, "gradients", label, tolerance)
+    if isinstance(net, CheckResult):
+        return net
+    rows = port.rows()
+    variables = [s.handle for s in keras_slots(model, rows).slots]
+    params = [s.handle for s in torch_slots(net, rows).slots]
+    x = x.astype(dtype)
+    k_loss, k_grads = keras_loss_and_grads(model, variables, x, y)
+    t_loss, t_grads = torch_loss_and_grads(net, params, x, y)
+    errors: list[float] = []
+    for row, gk, gt in zip(rows, k_grads, t_grads):
+        gt_keras = row.transform.to_keras(gt)
+        scale = max(float(np.max(np.abs(gk))), np.finfo(np.float64).tiny)
+        errors.append(
+            float(np.max(np.abs(gk.astype(np.float64) - gt_keras))) / scale if gt_keras.shape == gk.shape else np.inf
+        )
+    worst = int(np.argmax(errors))
+    value = errors[worst]
+    where = f"{rows[worst].layer}.{rows[worst].keras_weight}"
+    return CheckResult(
+        "gradients", label, value <= tolerance, value, tolerance, where,
+        f"{len(rows)} weights; worst {where}; loss keras {k_loss:.6f} torch {t_loss:.6f}",
+        {"error": errors},
+    )

@@ -1,0 +1,47 @@
+"""Check 8: Keras -> PyTorch -> Keras and PyTorch -> Keras -> PyTorch give back the very same bits."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import torch
+
+from parity.checks.common import failed_transfer, keras_weights, torch_or_failure
+from parity.checks.result import CheckResult
+from parity.errors import WeightMismatchError
+from parity.port import Port, keras_dtype
+
+__all__ = ["check_round_trip"]
+
+
+def check_round_trip(model: keras.Model, port: Port) -> CheckResult:
+    """Both round trips through the port's mapping must be bit-exact; ``value`` counts differing weights."""
+    label = "round trips bit-exact"
+    net = torch_or_failure(port, model, "round_trip", label, 0.0)
+    if isinstance(net, CheckResult):
+        return net
+    rows = port.rows()
+    try:
+        back = port.keras_from(net, keras_dtype(model))
+        net_again = port.torch_from(back)
+        keras_again = port.keras_from(net_again, keras_dtype(model))
+    except WeightMismatchError as error:
+        return failed_transfer("round_trip", label, 0.0, error)
+    bad: list[str] = []
+    for row, a, b in zip(rows, keras_weights(model, rows), keras_weights(back, rows)):
+        if a.shape != b.shape or a.tobytes() != b.tobytes():
+            bad.append(f"keras->torch->keras {row.layer}.{row.keras_weight}")
+    # PyTorch -> Keras -> PyTorch, starting from the PyTorch network made above.
+    first, again = net.state_dict(), net_again.state_dict()
+    for key, value in first.items():
+        other = again.get(key)
+        if other is None or not torch.equal(value, other) or value.dtype != other.dtype:
+            bad.append(f"torch->keras->torch {key}")
+    # and a second Keras trip, so an error that cancels in one direction cannot hide
+    for row, a, b in zip(rows, keras_weights(back, rows), keras_weights(keras_again, rows)):
+        if not np.array_equal(a, b):
+            bad.append(f"second keras trip {row.layer}.{row.keras_weight}")
+    return CheckResult(
+        "round_trip", label, not bad, float(len(bad)), 0.0, bad[0].split()[-1] if bad else None,
+        "; ".join(bad) if bad else f"{len(rows)} weights identical in both directions",
+    )

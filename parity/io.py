@@ -146,7 +146,11 @@ def save_keras(model: keras.Model, path: str | os.PathLike[str]) -> Path:
 
 
 def _checkpoint(net: nn.Module) -> dict[str, Any]:
-    """A Lightning checkpoint that ``SepConvLitModule.load_from_checkpoint`` and ``Trainer.test`` accept."""
+    """A Lightning checkpoint that ``SepConvLitModule.load_from_checkpoint`` and ``Trainer.test`` accept.
+
+    No ``loops`` key: Lightning then leaves its loops as they are (an empty dict would
+    make ``Trainer.test(ckpt_path=...)`` look up ``loops["test_loop"]`` and fail).
+    """
     import lightning
 
     from sepconv_torch.lit_module import SepConvLitModule
@@ -157,7 +161,6 @@ def _checkpoint(net: nn.Module) -> dict[str, Any]:
         "global_step": 0,
         "pytorch-lightning_version": lightning.__version__,
         "state_dict": {k: v.detach().clone().contiguous() for k, v in module.state_dict().items()},
-        "loops": {},
         "callbacks": {},
         "optimizer_states": [],
         "lr_schedulers": [],

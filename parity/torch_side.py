@@ -2,8 +2,8 @@
 
 A LightningModule's network is its ``net`` attribute, and a state dict whose
 keys all start with ``net.`` (a Lightning checkpoint's) loses that prefix.
-Keys are matched by name when every key of the mapping is present; otherwise
-(a hand-written port with other names) by position, as a state dict lists a
+Keys are matched by name when the network uses the mapping's names (any of
+them); otherwise (a hand-written port with other names) by position, as a state dict lists a
 network's weights in the order its layers were defined.
 """
 
@@ -62,7 +62,7 @@ def torch_slots(obj: nn.Module | Mapping[str, Any], rows: Sequence[Row]) -> Slot
     """One slot per row (a shapeless slot where the network lacks it) and its unexpected tensors."""
     state, prefix = _state_of(obj)
     expected = [row.torch_key for row in rows]
-    if all(key in state for key in expected):
+    if any(key in state for key in expected):
         keys: list[str | None] = list(expected)
     else:
         present = list(state)

@@ -15,16 +15,21 @@ from parity.torch_side import torch_slots
 
 __all__ = ["GRADIENT_TOL", "check_gradients"]
 
-#: max over weights of max|Δgrad| / max|Keras grad|, float32.
-GRADIENT_TOL = 1e-4
+#: max over weights of max|Δgrad| / max|Keras grad|, per dtype.
+#: float64 proves the mapping of every gradient exact. float32 cannot meet 1e-4: measured against
+#: float64 gradients of the same weights and batch, PyTorch's float32 gradients are within 4e-6
+#: (fresh weights) but TensorFlow's are off by up to 2e-2 (conv1, sepconv1-5) and 5.5e-2 (one
+#: pointwise kernel), so 1e-1 is the float32 bound; wrong ports give 1 or more.
+GRADIENT_TOL = {"float32": 1e-1, "float64": 1e-10}
 
 
 def check_gradients(
-    model: keras.Model, port: Port, x: np.ndarray, y: np.ndarray, tolerance: float = GRADIENT_TOL
+    model: keras.Model, port: Port, x: np.ndarray, y: np.ndarray, tolerance: float | None = None
 ) -> CheckResult:
     """Mean cross-entropy of the logits (both sides) on the batch ``x`` (NHWC), ``y``; each PyTorch gradient
     goes through its row's ``to_keras`` and is compared with Keras' gradient of the same weight."""
     dtype = str(model.weights[0].dtype)
+    tolerance = GRADIENT_TOL[dtype] if tolerance is None else tolerance
     label = f"gradients {dtype}"
     net = torch_or_failure(port, model, "gradients", label, tolerance)
     if isinstance(net, CheckResult):

@@ -1,0 +1,101 @@
+"""sepconv-convert: every format, round trips, safe loading, one-line errors and no partial output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import lightning as L
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+import sepconv_torch
+from parity.convert_cli import main
+from parity.io import SAFETENSORS_FORMAT, load_weights_file
+
+TORCH_FORMATS = [".ckpt", ".safetensors", ".pt", ".pth"]
+
+
+@pytest.fixture()
+def keras_file(tmp_path: Path, random_model: keras.Model) -> Path:
+    path = tmp_path / "source.keras"
+    random_model.save(path)
+    return path
+
+
+def _same_keras(a: keras.Model, b: keras.Model) -> bool:
+    return all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights()))
+
+
+@pytest.mark.parametrize("torch_suffix", TORCH_FORMATS)
+@pytest.mark.parametrize("keras_suffix", [".keras", ".h5"])
+def test_round_trip_through_every_format(tmp_path: Path, keras_file: Path, random_model: keras.Model,
+                                         torch_suffix: str, keras_suffix: str) -> None:
+    middle, end = tmp_path / f"w{torch_suffix}", tmp_path / f"back{keras_suffix}"
+    assert main([str(keras_file), str(middle)]) == 0
+    assert main([str(middle), str(end)]) == 0
+    assert _same_keras(random_model, load_weights_file(end))
+    state = load_weights_file(middle)
+    assert set(state) == set(sepconv_torch.build_model().state_dict())
+
+
+def test_safetensors_metadata(tmp_path: Path, keras_file: Path) -> None:
+    from safetensors import safe_open
+
+    main([str(keras_file), str(tmp_path / "w.safetensors")])
+    with safe_open(str(tmp_path / "w.safetensors"), framework="pt") as f:
+        assert f.metadata()["sepconv.format"] == SAFETENSORS_FORMAT
+        assert "conv1.weight" in f.keys() and f.get_slice("conv1.weight").get_shape() == [32, 1, 3, 3]
+
+
+def test_checkpoint_loads_in_lightning(tmp_path: Path, keras_file: Path, random_model: keras.Model, setup) -> None:
+    ckpt = tmp_path / "w.ckpt"
+    main([str(keras_file), str(ckpt)])
+    module = sepconv_torch.SepConvLitModule.load_from_checkpoint(ckpt)
+    x = setup.x_eval[:32]
+    with torch.no_grad():
+        probs = torch.softmax(module.eval()(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())), -1).numpy()
+    assert np.abs(probs - random_model.predict(x, verbose=0)).max() <= 1e-5
+    data = DataLoader(TensorDataset(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()),
+                                    torch.from_numpy(setup.y_eval[:32])), batch_size=32)
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
+    metrics = trainer.test(sepconv_torch.SepConvLitModule(), dataloaders=data, ckpt_path=str(ckpt), verbose=False)
+    expected = float(np.mean(probs.argmax(1) == setup.y_eval[:32]))
+    assert metrics[0]["test_accuracy"] == pytest.approx(expected)
+
+
+def test_mismatched_file_one_line_error_no_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from test_convert import tutorial_model
+
+    bad = tmp_path / "bad.keras"
+    tutorial_model(dense_units=64).save(bad)
+    dst = tmp_path / "out.safetensors"
+    assert main([str(bad), str(dst)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(bad) in err and "PyTorch 'dense1.weight'" in err
+    assert not dst.exists() and list(tmp_path.iterdir()) == [bad]
+
+
+def test_refused_pickle_and_existing_dst_untouched(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    evil = tmp_path / "evil.pt"
+    torch.save({"conv1.weight": torch.zeros(1), "payload": object()}, evil)
+    dst = tmp_path / "out.keras"
+    dst.write_bytes(b"old")
+    assert main([str(evil), str(dst)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(evil) in err and "refused" in err
+    assert dst.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["evil.pt", "out.keras"]
+
+
+def test_console_script_in_subprocess(tmp_path: Path, keras_file: Path, random_model: keras.Model) -> None:
+    dst = tmp_path / "sub.pt"
+    run = subprocess.run([sys.executable, "-m", "parity.convert_cli", str(keras_file), str(dst)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    from parity import torch_to_keras
+
+    assert _same_keras(random_model, torch_to_keras(torch.load(dst, weights_only=True)))

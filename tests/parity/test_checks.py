@@ -1,0 +1,44 @@
+"""Every check passes on the reference port and fails on the broken ports it must catch."""
+
+from __future__ import annotations
+
+import keras
+import pytest
+
+from parity.broken import BROKEN_PORTS
+from parity.checks import CHECKS, Setup, check_activations
+from parity.port import REFERENCE_PORT
+from parity.weights import as_dtype, fresh
+
+MATRIX = [(port, check) for port, broken in BROKEN_PORTS.items() for check in broken.must_fail]
+
+
+@pytest.mark.parametrize("check", list(CHECKS))
+def test_reference_port_passes(check: str, random_model: keras.Model, setup: Setup) -> None:
+    result = CHECKS[check](random_model, REFERENCE_PORT, setup, "float32")
+    assert result.passed, result.detail
+
+
+def test_trajectory_float64_is_exact(setup: Setup) -> None:
+    result = CHECKS["trajectory"](fresh(0), REFERENCE_PORT, Setup(**{**setup.__dict__, "steps": 5}), "float64")
+    assert result.passed and result.value <= 1e-12, result.detail
+
+
+def test_every_check_is_shown_to_fail() -> None:
+    assert {check for _, check in MATRIX} == set(CHECKS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("port", "check"), MATRIX)
+def test_broken_port_fails(port: str, check: str, random_model: keras.Model, small_setup: Setup) -> None:
+    result = CHECKS[check](random_model, BROKEN_PORTS[port].port, small_setup, "float32")
+    assert not result.passed, f"{check} passed the broken port {port}: {result.detail}"
+
+
+@pytest.mark.parametrize(("port", "layer"), [
+    ("no_flatten_permutation", "dense1"), ("depthwise_axes_swapped", "sepconv1"), ("pointwise_reshape", "sepconv1"),
+    ("valid_padding_conv1", "conv1"), ("elu_instead_of_selu", "conv1"),
+])
+def test_first_diverging_layer(port: str, layer: str, random_model: keras.Model, small_setup: Setup) -> None:
+    result = check_activations(as_dtype(random_model, "float32"), BROKEN_PORTS[port].port, small_setup.x_eval)
+    assert not result.passed and result.layer == layer

@@ -1,0 +1,53 @@
+"""Why float32 gradients cannot agree to 1e-4: TensorFlow's selu versus PyTorch's, and the drift it causes.
+
+Prints (1) the relative error of float32 ``selu`` against float64 in both
+frameworks for small negative inputs, and (2) each layer's float32 activations
+against the float64 Keras model with the same weights, for Keras and for the
+PyTorch port, on 32 real training images at the reference initialisation.
+Usage: python scripts/float32_drift.py
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import parity
+import sepconv_keras
+from parity.keras_run import keras_layer_outputs
+from parity.torch_run import one_thread, torch_layer_outputs
+from sepconv.compat import import_tensorflow
+from sepconv.data import load_splits
+from sepconv.spec import REFERENCE
+
+tf = import_tensorflow()
+import torch  # noqa: E402
+
+
+def main() -> None:
+    print("selu(x), float32 relative error against float64")
+    for x in (-1e-6, -1e-5, -1e-4, -1e-3, -1e-2):
+        exact = float(tf.nn.selu(tf.constant([x], tf.float64))[0])
+        tf32 = float(tf.nn.selu(tf.constant([x], tf.float32))[0])
+        pt32 = float(torch.selu(torch.tensor([x], dtype=torch.float32))[0])
+        print(f"  x={x:8.0e}  tensorflow {abs(tf32 - exact) / abs(exact):.1e}  pytorch {abs(pt32 - exact) / abs(exact):.1e}")
+
+    splits = load_splits()
+    x, names = splits.x_train[:32], [layer.name for layer in REFERENCE]
+    k32 = sepconv_keras.build_model(seed=0)
+    k64 = sepconv_keras.build_model(seed=0, dtype="float64")
+    for v64, v32 in zip(k64.weights, k32.weights):
+        v64.assign(np.asarray(v32).astype(np.float64))
+    exact = keras_layer_outputs(k64, x.astype(np.float64), names)
+    keras32 = keras_layer_outputs(k32, x, names)
+    with one_thread():
+        torch32 = torch_layer_outputs(parity.keras_to_torch(k32), x)
+    print("layer output, float32 max|Δ| / max|a| against float64")
+    for name in names:
+        scale = np.abs(exact[name]).max()
+        k_err = np.abs(keras32[name] - exact[name]).max() / scale
+        t_err = np.abs(torch32[name] - exact[name]).max() / scale
+        print(f"  {name:9s} max|a| {scale:.1e}  keras {k_err:.1e}  pytorch {t_err:.1e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -7,20 +7,30 @@ from typing import Sequence
 import keras
 
 from sepconv.init import INITIALIZERS, Initializer
-from sepconv.spec import INPUT_SHAPE, REFERENCE, LayerSpec, validate_spec
+from sepconv.spec import INPUT_SHAPE, REFERENCE, LayerSpec, input_features, validate_spec
 
 __all__ = ["build_model"]
 
 
-def _initializer(name: str, seed: int | None) -> keras.initializers.Initializer:
+def _initializer(name: str, seed: int | None, depthwise_channels: int = 0) -> keras.initializers.Initializer:
+    """Keras' initializer ``name``; for ``lecun_normal_dw`` on a depthwise kernel of ``depthwise_channels``
+    channels, LeCun normal with fan-in ``kh * kw`` (Keras' own rule counts ``kh * kw * C``)."""
     if name not in INITIALIZERS:
         raise ValueError(f"initializer must be one of {INITIALIZERS}, received {name!r}")
+    if name == "lecun_normal_dw":
+        if depthwise_channels:
+            return keras.initializers.VarianceScaling(
+                float(depthwise_channels), "fan_in", "truncated_normal", seed=seed
+            )
+        name = "lecun_normal"
     return keras.initializers.get({"class_name": name, "config": {"seed": seed}})
 
 
-def _make_layer(layer: LayerSpec, initializer: str, seed: int | None, dtype: str) -> keras.layers.Layer:
-    def init(offset: int) -> keras.initializers.Initializer:
-        return _initializer(initializer, None if seed is None else seed + offset)
+def _make_layer(
+    layer: LayerSpec, in_features: int, initializer: str, seed: int | None, dtype: str
+) -> keras.layers.Layer:
+    def init(offset: int, depthwise_channels: int = 0) -> keras.initializers.Initializer:
+        return _initializer(initializer, None if seed is None else seed + offset, depthwise_channels)
 
     common = {"name": layer.name, "dtype": dtype}
     if layer.kind == "conv":
@@ -31,7 +41,7 @@ def _make_layer(layer: LayerSpec, initializer: str, seed: int | None, dtype: str
     if layer.kind == "sepconv":
         return keras.layers.SeparableConv2D(
             layer.filters, layer.kernel, padding=layer.padding, activation=layer.activation,
-            depthwise_initializer=init(0), pointwise_initializer=init(1), **common,
+            depthwise_initializer=init(0, in_features), pointwise_initializer=init(1), **common,
         )
     if layer.kind == "maxpool":
         return keras.layers.MaxPool2D(layer.kernel, **common)
@@ -55,7 +65,8 @@ def build_model(
     """
     validate_spec(spec)
     layers = [
-        _make_layer(layer, initializer, None if seed is None else seed + 2 * i, dtype)
+        _make_layer(layer, input_features(spec, layer.name, input_shape), initializer,
+                    None if seed is None else seed + 2 * i, dtype)
         for i, layer in enumerate(spec)
     ]
     return keras.Sequential([keras.Input(shape=input_shape, dtype=dtype), *layers], name="sepconv")

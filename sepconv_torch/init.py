@@ -31,7 +31,8 @@ def keras_init_(model: nn.Module, initializer: str = "glorot_uniform", generator
     for module in model.modules():
         if not isinstance(module, (nn.Conv2d, nn.Linear)):
             continue
-        scale = init_scale(initializer, keras_kernel_shape(module))
+        depthwise = isinstance(module, nn.Conv2d) and module.groups > 1
+        scale = init_scale(initializer, keras_kernel_shape(module), depthwise)
         if initializer == "glorot_uniform":
             module.weight.uniform_(-scale, scale, generator=generator)
         else:

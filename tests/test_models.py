@@ -80,7 +80,7 @@ def _keras_kernels(model) -> dict[str, np.ndarray]:
     return {w.path.split("/", 1)[1]: np.asarray(w) for w in model.weights if "kernel" in w.path}
 
 
-@pytest.mark.parametrize("initializer", ["glorot_uniform", "lecun_normal"])
+@pytest.mark.parametrize("initializer", ["glorot_uniform", "lecun_normal", "lecun_normal_dw"])
 def test_initialisation_follows_keras_rules(initializer: str) -> None:
     """Every kernel in both frameworks is drawn with Keras' scale (fans from the Keras layout); biases zero."""
     tm = sepconv_torch.build_model(initializer=initializer, seed=1)
@@ -90,7 +90,7 @@ def test_initialisation_follows_keras_rules(initializer: str) -> None:
         key = {"kernel": "weight", "depthwise_kernel": "conv_dw.weight", "pointwise_kernel": "conv_pw.weight"}[weight]
         torch_w = tm.state_dict()[f"{layer}.{key}"].numpy()
         assert torch_w.size == kernel.size, path
-        scale = init_scale(initializer, kernel.shape)
+        scale = init_scale(initializer, kernel.shape, depthwise=weight == "depthwise_kernel")
         for values in (kernel, torch_w):
             if initializer == "glorot_uniform":
                 assert np.abs(values).max() <= scale
@@ -103,6 +103,15 @@ def test_initialisation_follows_keras_rules(initializer: str) -> None:
     for name, p in tm.named_parameters():
         if name.endswith("bias"):
             assert torch.count_nonzero(p) == 0
+
+
+def test_lecun_normal_dw_uses_the_depthwise_fan_in() -> None:
+    """Depthwise kernels (3, 3, C, 1): std sqrt(1/9) under lecun_normal_dw, sqrt(1/(9C)) under Keras' rule."""
+    for initializer, fan_in in (("lecun_normal_dw", 9), ("lecun_normal", 9 * 128)):
+        w = sepconv_keras.build_model(initializer=initializer, seed=2).get_layer("sepconv5").depthwise_kernel
+        assert math.isclose(float(np.std(np.asarray(w))), math.sqrt(1 / fan_in), rel_tol=0.1)
+        tw = sepconv_torch.build_model(initializer=initializer, seed=2).sepconv5.conv_dw.weight
+        assert math.isclose(float(tw.std()), math.sqrt(1 / fan_in), rel_tol=0.1)
 
 
 def test_seeded_build_is_repeatable() -> None:

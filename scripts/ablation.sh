@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What each change of the tuned recipe buys (PyTorch side, 10 epochs each, real data), applied cumulatively:
-#   reference -> +lecun_normal init -> +Nesterov momentum 0.9 -> +batch 64, lr 0.05, cosine with 1-epoch warm-up
-#   -> +flip/shift augmentation (= the tuned recipe).
+#   reference -> +lecun_normal_dw init -> +Nesterov momentum 0.9 -> +batch 64, lr 0.05, cosine with 1-epoch
+#   warm-up -> +flip/shift augmentation (= the tuned recipe).
 # Usage: scripts/ablation.sh [RUNS_DIR]   (about 5 min per step on an idle 2-core CPU)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,8 +9,8 @@ runs=${1:-runs/ablation}
 bin=.venv/bin
 ref=sepconv/recipes/reference.yaml
 declare -A steps=(
-    [1-lecun]="--model.initializer=lecun_normal"
-    [2-nesterov]="--model.initializer=lecun_normal --model.momentum=0.9 --model.nesterov=true"
+    [1-lecun]="--model.initializer=lecun_normal_dw"
+    [2-nesterov]="--model.initializer=lecun_normal_dw --model.momentum=0.9 --model.nesterov=true"
     [3-cosine-bs64]="--config sepconv/recipes/tuned.yaml --data.augment=false"
     [4-augment]="--config sepconv/recipes/tuned.yaml --data.augment=true"
 )

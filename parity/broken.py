@@ -2,7 +2,7 @@
 
 Each entry is a :class:`~parity.port.Port` that gets one thing wrong and
 documents which checks must catch it (``must_fail``); the test matrix in
-``tests/parity/test_broken_ports.py`` asserts exactly that, and
+``tests/parity/test_checks.py`` asserts exactly that, and
 ``sepconv-parity --port NAME`` runs the report on one of them.
 """
 

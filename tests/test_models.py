@@ -110,7 +110,7 @@ def test_lecun_normal_dw_uses_the_depthwise_fan_in() -> None:
     for initializer, fan_in in (("lecun_normal_dw", 9), ("lecun_normal", 9 * 128)):
         w = sepconv_keras.build_model(initializer=initializer, seed=2).get_layer("sepconv5").depthwise_kernel
         assert math.isclose(float(np.std(np.asarray(w))), math.sqrt(1 / fan_in), rel_tol=0.1)
-        tw = sepconv_torch.build_model(initializer=initializer, seed=2).sepconv5.conv_dw.weight
+        tw = sepconv_torch.build_model(initializer=initializer, seed=2).sepconv5.conv_dw.weight.detach()
         assert math.isclose(float(tw.std()), math.sqrt(1 / fan_in), rel_tol=0.1)
 
 

@@ -53,3 +53,20 @@ def test_validate_spec_names_layer_and_value(change: dict, message: str) -> None
 def test_dense_before_flatten_rejected() -> None:
     with pytest.raises(ValueError, match="'d': dense layer before flatten"):
         validate_spec([LayerSpec("d", "dense", 10)])
+
+
+def test_shared_package_imports_neither_framework() -> None:
+    """``sepconv`` (table, data, recipes, schedules, curves, guard) must load without torch or TensorFlow."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import sepconv, sepconv.spec, sepconv.data, sepconv.init, sepconv.recipes, sepconv.schedule, "
+        "sepconv.curves, sepconv.compat\n"
+        "sepconv.data.load_splits\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'tensorflow', 'keras', 'triton'))\n"
+        "assert not bad, bad\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]

@@ -150,9 +150,14 @@ def weighted_layers(
     spec: Sequence[LayerSpec] = REFERENCE, input_shape: tuple[int, int, int] = INPUT_SHAPE
 ) -> list[tuple[LayerSpec, int]]:
     """``(layer, in_features)`` for every layer that holds weights, in order."""
-    return [
-        (layer, input_features(spec, layer.name, input_shape)) for layer in spec if layer.kind in _WEIGHTED
-    ]
+    shapes = output_shapes(spec, input_shape)
+    previous: tuple[int, ...] = input_shape
+    result: list[tuple[LayerSpec, int]] = []
+    for layer in spec:
+        if layer.kind in _WEIGHTED:
+            result.append((layer, previous[-1]))
+        previous = shapes[layer.name]
+    return result
 
 
 def param_counts(spec: Sequence[LayerSpec] = REFERENCE) -> dict[str, int]:

@@ -10,7 +10,7 @@ import numpy as np
 from parity.checks.common import max_abs, torch_or_failure
 from parity.checks.result import CheckResult
 from parity.keras_run import keras_layer_outputs
-from parity.port import Port
+from parity.port import Port, keras_dtype
 from parity.torch_run import torch_layer_outputs
 from sepconv.spec import REFERENCE
 
@@ -30,7 +30,7 @@ def layer_error(keras_out: np.ndarray, torch_out: np.ndarray) -> float:
 def check_activations(model: keras.Model, port: Port, x: np.ndarray, tolerance: float | None = None) -> CheckResult:
     """Each layer's output (Keras NHWC and ``(h, w, c)`` flatten order; PyTorch converted to it; the last
     layer's logits) must have :func:`layer_error` ≤ ``tolerance``; reports the first layer that does not."""
-    dtype = str(model.weights[0].dtype)
+    dtype = keras_dtype(model)
     tol = ACTIVATION_TOL[dtype] if tolerance is None else tolerance
     label = f"per-layer activations {dtype}"
     net = torch_or_failure(port, model, "activations", label, tol)

@@ -9,7 +9,7 @@ from parity.checks.common import torch_or_failure
 from parity.checks.result import CheckResult
 from parity.keras_run import keras_loss_and_grads
 from parity.keras_side import keras_slots
-from parity.port import Port
+from parity.port import Port, keras_dtype
 from parity.torch_run import torch_loss_and_grads
 from parity.torch_side import torch_slots
 
@@ -30,7 +30,7 @@ def check_gradients(
 ) -> CheckResult:
     """Mean cross-entropy of the logits (both sides) on the batch ``x`` (NHWC), ``y``; each PyTorch gradient
     goes through its row's ``to_keras`` and is compared with Keras' gradient of the same weight."""
-    dtype = str(model.weights[0].dtype)
+    dtype = keras_dtype(model)
     tolerance = GRADIENT_TOL[dtype] if tolerance is None else tolerance
     label = f"gradients {dtype}"
     net = torch_or_failure(port, model, "gradients", label, tolerance)

@@ -8,9 +8,9 @@ from sepconv.compat import guard_triton
 
 guard_triton()
 
-from parity.convert import keras_to_torch, torch_to_keras, transfer  # noqa: E402
-from parity.errors import WeightMismatchError  # noqa: E402
-from parity.mapping import DEFAULT_TRANSFORMS, Row, TransformSet, build_mapping  # noqa: E402
+from parity.convert import keras_to_torch, torch_to_keras, transfer
+from parity.errors import WeightMismatchError
+from parity.mapping import DEFAULT_TRANSFORMS, Row, TransformSet, build_mapping
 
 __all__ = [
     "DEFAULT_TRANSFORMS",

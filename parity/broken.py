@@ -9,8 +9,8 @@ documents which checks must catch it (``must_fail``); the test matrix in
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from torch import nn
@@ -68,8 +68,11 @@ def _ceil_mode_pooling() -> nn.Module:
 def _swapped_depthwise() -> T.Transform:
     # (kh, kw, C, 1) -> (C, 1, kw, kh) and back: consistent both ways, but the kernel is transposed in space
     return T.Transform(
-        "depthwise_swapped", T.DEPTHWISE.keras_layout, "(C, 1, kw, kh)",
-        lambda a: np.ascontiguousarray(a.transpose(2, 3, 1, 0)), lambda a: np.ascontiguousarray(a.transpose(3, 2, 0, 1)),
+        "depthwise_swapped",
+        T.DEPTHWISE.keras_layout,
+        "(C, 1, kw, kh)",
+        lambda a: np.ascontiguousarray(a.transpose(2, 3, 1, 0)),
+        lambda a: np.ascontiguousarray(a.transpose(3, 2, 0, 1)),
     )
 
 
@@ -80,7 +83,9 @@ def _reshaped_pointwise() -> T.Transform:
     def to_keras(a: np.ndarray) -> np.ndarray:
         return a.reshape(1, 1, a.shape[1], a.shape[0])
 
-    return T.Transform("pointwise_reshape", T.POINTWISE.keras_layout, T.POINTWISE.torch_layout, to_torch, to_keras)
+    return T.Transform(
+        "pointwise_reshape", T.POINTWISE.keras_layout, T.POINTWISE.torch_layout, to_torch, to_keras
+    )
 
 
 def _wrong_inverse_flatten(h: int, w: int, c: int) -> T.Transform:
@@ -91,7 +96,9 @@ def _wrong_inverse_flatten(h: int, w: int, c: int) -> T.Transform:
         out = a.shape[0]
         return np.ascontiguousarray(a.T.reshape(h, w, c, out).transpose(2, 0, 1, 3).reshape(h * w * c, out))
 
-    return T.Transform("flatten_dense_wrong_inverse", right.keras_layout, right.torch_layout, right.to_torch, to_keras)
+    return T.Transform(
+        "flatten_dense_wrong_inverse", right.keras_layout, right.torch_layout, right.to_torch, to_keras
+    )
 
 
 _FORWARD = ("forward", "float64_exact", "activations", "gradients", "sgd_step", "trajectory")
@@ -103,48 +110,75 @@ BROKEN_PORTS: dict[str, BrokenPort] = {
     b.port.name: b
     for b in (
         BrokenPort(
-            Port("no_flatten_permutation", "dense1's kernel transposed without re-ordering Flatten's (h,w,c) rows",
-                 transforms=dataclasses.replace(DEFAULT_TRANSFORMS, flatten_dense=lambda h, w, c: T.DENSE)),
+            Port(
+                "no_flatten_permutation",
+                "dense1's kernel transposed without re-ordering Flatten's (h,w,c) rows",
+                transforms=dataclasses.replace(DEFAULT_TRANSFORMS, flatten_dense=lambda h, w, c: T.DENSE),
+            ),
             _FORWARD,
         ),
         BrokenPort(
-            Port("depthwise_axes_swapped", "depthwise kernels (kh,kw,C,1) -> (C,1,kw,kh), transposed in space",
-                 transforms=dataclasses.replace(DEFAULT_TRANSFORMS, depthwise=_swapped_depthwise())),
+            Port(
+                "depthwise_axes_swapped",
+                "depthwise kernels (kh,kw,C,1) -> (C,1,kw,kh), transposed in space",
+                transforms=dataclasses.replace(DEFAULT_TRANSFORMS, depthwise=_swapped_depthwise()),
+            ),
             _FORWARD,
         ),
         BrokenPort(
-            Port("pointwise_reshape", "pointwise kernels reshaped to (out,in,1,1) instead of transposed",
-                 transforms=dataclasses.replace(DEFAULT_TRANSFORMS, pointwise=_reshaped_pointwise())),
+            Port(
+                "pointwise_reshape",
+                "pointwise kernels reshaped to (out,in,1,1) instead of transposed",
+                transforms=dataclasses.replace(DEFAULT_TRANSFORMS, pointwise=_reshaped_pointwise()),
+            ),
             _FORWARD,
         ),
         BrokenPort(
-            Port("valid_padding", "padding='valid' in the first two blocks: 2x2x128 features reach dense1",
-                 build_torch=_build(_spec_with(**_FIRST_BLOCK_VALID))),
+            Port(
+                "valid_padding",
+                "padding='valid' in the first two blocks: 2x2x128 features reach dense1",
+                build_torch=_build(_spec_with(**_FIRST_BLOCK_VALID)),
+            ),
             ("param_counts", *_ALL_BUT_COUNTS),
         ),
         BrokenPort(
-            Port("valid_padding_conv1", "conv1 with PyTorch's default padding=0 (still 3x3x128 at the end)",
-                 build_torch=_build(_spec_with(conv1={"padding": "valid"}))),
+            Port(
+                "valid_padding_conv1",
+                "conv1 with PyTorch's default padding=0 (still 3x3x128 at the end)",
+                build_torch=_build(_spec_with(conv1={"padding": "valid"})),
+            ),
             _FORWARD,
         ),
         BrokenPort(
-            Port("dropped_bias", "the separable blocks' pointwise convs without bias",
-                 build_torch=_no_pointwise_bias),
+            Port(
+                "dropped_bias",
+                "the separable blocks' pointwise convs without bias",
+                build_torch=_no_pointwise_bias,
+            ),
             ("param_counts", *_ALL_BUT_COUNTS),
         ),
         BrokenPort(
-            Port("elu_instead_of_selu", "ELU where the reference has SELU",
-                 build_torch=_build(_spec_with(**_SELU_TO_ELU))),
+            Port(
+                "elu_instead_of_selu",
+                "ELU where the reference has SELU",
+                build_torch=_build(_spec_with(**_SELU_TO_ELU)),
+            ),
             _FORWARD,
         ),
         BrokenPort(
-            Port("ceil_mode_pooling", "MaxPool2d(ceil_mode=True): 7x7 -> 4x4 and a 2048-feature dense1",
-                 build_torch=_ceil_mode_pooling),
+            Port(
+                "ceil_mode_pooling",
+                "MaxPool2d(ceil_mode=True): 7x7 -> 4x4 and a 2048-feature dense1",
+                build_torch=_ceil_mode_pooling,
+            ),
             ("param_counts", *_ALL_BUT_COUNTS),
         ),
         BrokenPort(
-            Port("wrong_inverse", "flatten transform whose to_keras repeats to_torch's permutation",
-                 transforms=dataclasses.replace(DEFAULT_TRANSFORMS, flatten_dense=_wrong_inverse_flatten)),
+            Port(
+                "wrong_inverse",
+                "flatten transform whose to_keras repeats to_torch's permutation",
+                transforms=dataclasses.replace(DEFAULT_TRANSFORMS, flatten_dense=_wrong_inverse_flatten),
+            ),
             ("gradients", "sgd_step", "trajectory", "round_trip"),
         ),
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import keras
 
@@ -24,16 +24,29 @@ __all__ = ["main"]
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sepconv-parity", description=__doc__)
     start = p.add_mutually_exclusive_group()
-    start.add_argument("--keras", type=Path, metavar="FILE", help="trained Keras model (.keras, .h5) to check")
-    start.add_argument("--torch", type=Path, metavar="FILE", help="trained PyTorch weights (.ckpt, .safetensors, .pt)")
+    start.add_argument(
+        "--keras", type=Path, metavar="FILE", help="trained Keras model (.keras, .h5) to check"
+    )
+    start.add_argument(
+        "--torch", type=Path, metavar="FILE", help="trained PyTorch weights (.ckpt, .safetensors, .pt)"
+    )
     p.add_argument("--steps", type=int, default=300, metavar="K", help="trajectory length (default 300)")
-    p.add_argument("--float64", action="store_true",
-                   help="float64 trajectory over all K steps (default 25; slow) and checks 4-6 in float64 too")
+    p.add_argument(
+        "--float64",
+        action="store_true",
+        help="float64 trajectory over all K steps (default 25; slow) and checks 4-6 in float64 too",
+    )
     p.add_argument("--seed", type=int, default=0, help="initial weights and batch order (default 0)")
     p.add_argument("--json", type=Path, metavar="PATH", help="write every result and curve as JSON")
-    p.add_argument("--plot", type=Path, metavar="PATH", help="write a PNG of per-layer and per-step differences")
-    p.add_argument("--port", choices=["reference", *BROKEN_PORTS], default="reference",
-                   help="check a deliberately broken port instead (to see the checks fail)")
+    p.add_argument(
+        "--plot", type=Path, metavar="PATH", help="write a PNG of per-layer and per-step differences"
+    )
+    p.add_argument(
+        "--port",
+        choices=["reference", *BROKEN_PORTS],
+        default="reference",
+        help="check a deliberately broken port instead (to see the checks fail)",
+    )
     return p
 
 

@@ -11,7 +11,8 @@ is left as it was.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 import keras
 import numpy as np
@@ -58,7 +59,7 @@ def transfer(src: Model, dst: M, rows: Sequence[Row]) -> M:
     source, target = _match(src, rows), _match(dst, rows)
     problems: list[str] = []
     arrays: list[np.ndarray] = []
-    for row, s, d in zip(rows, source.slots, target.slots):
+    for row, s, d in zip(rows, source.slots, target.slots, strict=False):
         want_src = row.keras_shape if src_side == "keras" else row.torch_shape
         want_dst = row.keras_shape if dst_side == "keras" else row.torch_shape
         where = f"{s.label} -> {d.label} (spec {row.layer!r} {row.keras_weight})"
@@ -79,7 +80,7 @@ def transfer(src: Model, dst: M, rows: Sequence[Row]) -> M:
     problems += [f"source: {p}" for p in source.unexpected] + [f"target: {p}" for p in target.unexpected]
     if problems:
         raise WeightMismatchError(problems, what=f"{src_side} -> {dst_side} weight transfer")
-    for d, value in zip(target.slots, arrays):
+    for d, value in zip(target.slots, arrays, strict=False):
         assert d.write is not None  # every slot with a shape has a writer
         d.write(value)
     return dst

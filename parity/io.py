@@ -24,8 +24,9 @@ import copy
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import keras
 import torch
@@ -85,7 +86,7 @@ def _load_torch(path: Path) -> dict[str, torch.Tensor]:
             layout = meta.get("sepconv.layout", "torch")
             if layout != "torch":
                 raise WeightFileError(f"{path}: metadata sepconv.layout={layout!r}, expected 'torch'")
-            return {k: f.get_tensor(k) for k in f.keys()}
+            return {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not iterable)
     obj = torch.load(path, map_location="cpu", weights_only=True)
     if suffix == ".ckpt":
         if not isinstance(obj, dict) or "state_dict" not in obj:
@@ -115,7 +116,9 @@ def load_weights_file(path: str | os.PathLike[str]) -> keras.Model | dict[str, t
     except Exception as error:  # the loaders raise many types; all mean "not a file we accept"
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()  # torch colours its messages
         first = text.splitlines()[0] if text else ""
-        raise WeightFileError(f"{path}: refused by the {kind} loader: {type(error).__name__}: {first}") from error
+        raise WeightFileError(
+            f"{path}: refused by the {kind} loader: {type(error).__name__}: {first}"
+        ) from error
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
@@ -142,7 +145,7 @@ def save_keras(model: keras.Model, path: str | os.PathLike[str]) -> Path:
     """Save a Keras model as ``.keras`` (native) or ``.h5`` (legacy), atomically."""
     if file_kind(path) != "keras":
         raise WeightFileError(f"{path}: not a Keras extension {KERAS_SUFFIXES}")
-    return atomic_write(path, lambda tmp: model.save(tmp))
+    return atomic_write(path, model.save)
 
 
 def _checkpoint(net: nn.Module) -> dict[str, Any]:
@@ -185,4 +188,3 @@ def save_torch(net: nn.Module, path: str | os.PathLike[str]) -> Path:
         meta = {"format": "pt", "sepconv.format": SAFETENSORS_FORMAT, "sepconv.layout": "torch"}
         return atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
     return atomic_write(path, lambda tmp: torch.save(state, tmp))
-

@@ -9,7 +9,8 @@ the batch, which is what ``torch.nn.functional.cross_entropy`` computes.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -28,7 +29,9 @@ def _layers(model: keras.Model) -> list[keras.layers.Layer]:
 def _pre_activation(layer: keras.layers.Layer, h: Any) -> Any:
     """The last Dense layer without its activation (softmax): the logits."""
     if not isinstance(layer, keras.layers.Dense):
-        raise TypeError(f"Keras layer {layer.name!r}: the last layer must be a Dense, found {type(layer).__name__}")
+        raise TypeError(
+            f"Keras layer {layer.name!r}: the last layer must be a Dense, found {type(layer).__name__}"
+        )
     return keras.ops.add(keras.ops.matmul(h, layer.kernel), layer.bias)
 
 
@@ -42,7 +45,7 @@ def keras_layer_outputs(model: keras.Model, x: np.ndarray, names: Sequence[str])
         raise ValueError(f"the Keras model has {len(layers)} layers, the spec {len(names)}: {list(names)}")
     outputs: dict[str, np.ndarray] = {}
     h: Any = x
-    for i, (layer, name) in enumerate(zip(layers, names)):
+    for i, (layer, name) in enumerate(zip(layers, names, strict=False)):
         h = _pre_activation(layer, h) if i == len(layers) - 1 else layer(h)
         outputs[name] = np.asarray(keras.ops.convert_to_numpy(h))
     return outputs
@@ -72,7 +75,9 @@ def keras_loss_and_grads(
     return float(loss.numpy()), [np.asarray(g.numpy()) for g in grads]
 
 
-def keras_sgd_stepper(model: keras.Model, variables: Sequence[Any], lr: float) -> Callable[[np.ndarray, np.ndarray], float]:
+def keras_sgd_stepper(
+    model: keras.Model, variables: Sequence[Any], lr: float
+) -> Callable[[np.ndarray, np.ndarray], float]:
     """A compiled step ``w <- w - lr * grad`` on ``variables``, returning the loss before the step.
 
     ``lr`` is a constant of each weight's own dtype. (``keras.optimizers.SGD`` keeps
@@ -87,7 +92,7 @@ def keras_sgd_stepper(model: keras.Model, variables: Sequence[Any], lr: float) -
         with tf.GradientTape() as tape:
             loss = _loss(model, x, y)
         grads = tape.gradient(loss, variables)
-        for v, g, rate in zip(variables, grads, rates):
+        for v, g, rate in zip(variables, grads, rates, strict=False):
             v.assign(v - rate * g)
         return loss
 

@@ -10,7 +10,8 @@ within a layer, weights are matched by their Keras names (``kernel``, ``bias``,
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -58,7 +59,7 @@ def keras_slots(model: keras.Model, rows: Sequence[Row]) -> SlotMatch:
     """One slot per row (a shapeless slot where the model lacks it) and the model's unexpected weights."""
     layers = weighted_keras_layers(model)
     order = list(dict.fromkeys(row.layer for row in rows))  # spec layer names, in order
-    by_spec: dict[str, keras.layers.Layer] = dict(zip(order, layers))
+    by_spec: dict[str, keras.layers.Layer] = dict(zip(order, layers, strict=False))
     slots: list[Slot] = []
     used: set[int] = set()
     for row in rows:
@@ -86,6 +87,6 @@ def keras_slots(model: keras.Model, rows: Sequence[Row]) -> SlotMatch:
     unexpected += [
         f"unexpected Keras layer {layer.name!r} ({type(layer).__name__}) with weights "
         f"{[(v.name, tuple(v.shape)) for v in layer.weights]}"
-        for layer in layers[len(order):]
+        for layer in layers[len(order) :]
     ]
     return SlotMatch(tuple(slots), tuple(unexpected))

@@ -13,8 +13,9 @@ one (say, a depthwise transform with swapped axes) and see every check fail.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from parity import transforms as T
 from sepconv.spec import INPUT_SHAPE, REFERENCE, LayerKind, LayerSpec, output_shapes, weighted_layers
@@ -58,7 +59,9 @@ class Row:
 def _conv_rows(layer: LayerSpec, fin: int, ts: TransformSet) -> list[Row]:
     k, out = layer.kernel, layer.filters
     return [
-        Row(layer.name, "conv", "kernel", f"{layer.name}.weight", ts.conv, (k, k, fin, out), (out, fin, k, k)),
+        Row(
+            layer.name, "conv", "kernel", f"{layer.name}.weight", ts.conv, (k, k, fin, out), (out, fin, k, k)
+        ),
         Row(layer.name, "conv", "bias", f"{layer.name}.bias", ts.bias, (out,), (out,)),
     ]
 
@@ -66,8 +69,24 @@ def _conv_rows(layer: LayerSpec, fin: int, ts: TransformSet) -> list[Row]:
 def _sepconv_rows(layer: LayerSpec, fin: int, ts: TransformSet) -> list[Row]:
     k, out, n = layer.kernel, layer.filters, layer.name
     return [
-        Row(n, "sepconv", "depthwise_kernel", f"{n}.conv_dw.weight", ts.depthwise, (k, k, fin, 1), (fin, 1, k, k)),
-        Row(n, "sepconv", "pointwise_kernel", f"{n}.conv_pw.weight", ts.pointwise, (1, 1, fin, out), (out, fin, 1, 1)),
+        Row(
+            n,
+            "sepconv",
+            "depthwise_kernel",
+            f"{n}.conv_dw.weight",
+            ts.depthwise,
+            (k, k, fin, 1),
+            (fin, 1, k, k),
+        ),
+        Row(
+            n,
+            "sepconv",
+            "pointwise_kernel",
+            f"{n}.conv_pw.weight",
+            ts.pointwise,
+            (1, 1, fin, out),
+            (out, fin, 1, 1),
+        ),
         Row(n, "sepconv", "bias", f"{n}.conv_pw.bias", ts.bias, (out,), (out,)),
     ]
 
@@ -88,7 +107,7 @@ def _flattened_inputs(
     shapes = output_shapes(spec, input_shape)
     result: dict[str, tuple[int, ...]] = {}
     previous: tuple[int, ...] = input_shape
-    for before, layer in zip(spec, spec[1:]):
+    for before, layer in itertools.pairwise(spec):
         if before.kind == "flatten":
             result[layer.name] = previous
         previous = shapes[before.name]

@@ -9,8 +9,8 @@ checked: the Keras model is the subject, the port says how PyTorch gets it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import keras
 from torch import nn
@@ -21,7 +21,7 @@ from parity.convert import keras_to_torch, torch_to_keras
 from parity.mapping import DEFAULT_TRANSFORMS, Row, TransformSet, build_mapping
 from sepconv.spec import REFERENCE, LayerSpec
 
-__all__ = ["Port", "REFERENCE_PORT", "keras_dtype"]
+__all__ = ["REFERENCE_PORT", "Port", "keras_dtype"]
 
 
 def keras_dtype(model: keras.Model) -> str:

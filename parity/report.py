@@ -6,9 +6,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import keras
 import numpy as np
@@ -36,8 +36,12 @@ class Report:
 
     def as_json(self) -> dict[str, object]:
         """JSON-safe summary with every row and its curves."""
-        return {"port": self.port, "passed": self.passed, "seconds": round(self.seconds, 2),
-                "results": [r.as_json() for r in self.results]}
+        return {
+            "port": self.port,
+            "passed": self.passed,
+            "seconds": round(self.seconds, 2),
+            "results": [r.as_json() for r in self.results],
+        }
 
 
 def load_setup(steps: int, seed: int, eval_images: int = 512) -> Setup:
@@ -45,14 +49,22 @@ def load_setup(steps: int, seed: int, eval_images: int = 512) -> Setup:
     splits = load_splits()
     order = np.random.default_rng(seed).permutation(len(splits.y_train))
     return Setup(
-        splits.images("test")[:eval_images], splits.labels("test")[:eval_images],
-        splits.images("train")[order], splits.labels("train")[order], steps=steps,
+        splits.images("test")[:eval_images],
+        splits.labels("test")[:eval_images],
+        splits.images("train")[order],
+        splits.labels("train")[order],
+        steps=steps,
     )
 
 
 def run_report(
-    port: Port, setup: Setup, start: keras.Model | None = None, seed: int = 0,
-    float64: bool = False, steps64: int = 25, train_steps: int = 200,
+    port: Port,
+    setup: Setup,
+    start: keras.Model | None = None,
+    seed: int = 0,
+    float64: bool = False,
+    steps64: int = 25,
+    train_steps: int = 200,
 ) -> Report:
     """Run every check. ``start`` (a loaded checkpoint) is the "trained" state; without it the reference
     is trained ``train_steps`` SGD steps from its fresh initialisation. The float64 trajectory runs
@@ -62,12 +74,19 @@ def run_report(
     states = {
         "fresh": initial,
         "random": randomized(fresh(seed), seed + 1),
-        "trained": start if start is not None else trained(initial, setup.x_train, setup.y_train, train_steps),
+        "trained": start
+        if start is not None
+        else trained(initial, setup.x_train, setup.y_train, train_steps),
     }
-    run = lambda name, model, dtype="float32", s=setup: CHECKS[name](model, port, s, dtype)  # noqa: E731
+
+    def run(name, model, dtype="float32", s=setup):
+        return CHECKS[name](model, port, s, dtype)
+
     results = [run("param_counts", initial)]
     for state, model in states.items():
-        r = check_forward(as_dtype(model, "float32"), port, setup.x_eval, label=f"forward float32, {state} weights")
+        r = check_forward(
+            as_dtype(model, "float32"), port, setup.x_eval, label=f"forward float32, {state} weights"
+        )
         results.append(r)
     results.append(run("float64_exact", states["random"]))
     dtypes = ("float32", "float64") if float64 else ("float32",)
@@ -77,8 +96,15 @@ def run_report(
     for dtype in dtypes:
         results.append(run("sgd_step", states["random"], dtype))
     results.append(run("trajectory", initial))
-    short = Setup(setup.x_eval, setup.y_eval, setup.x_train, setup.y_train,
-                  setup.steps if float64 else min(steps64, setup.steps), setup.batch_size, setup.lr)
+    short = Setup(
+        setup.x_eval,
+        setup.y_eval,
+        setup.x_train,
+        setup.y_train,
+        setup.steps if float64 else min(steps64, setup.steps),
+        setup.batch_size,
+        setup.lr,
+    )
     results.append(run("trajectory", initial, "float64", short))
     results.append(run("round_trip", states["random"]))
     return Report(results, port.name, time.perf_counter() - began)
@@ -91,10 +117,15 @@ def _fmt(v: float) -> str:
 def format_table(report: Report) -> str:
     """A fixed-width table: check, measured value, tolerance, pass/fail, first diverging layer / worst weight."""
     head = ("check", "measured", "tolerance", "result", "layer")
-    rows = [(r.label, _fmt(r.value), _fmt(r.tolerance), "pass" if r.passed else "FAIL", r.layer or "")
-            for r in report.results]
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
-    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    rows = [
+        (r.label, _fmt(r.value), _fmt(r.tolerance), "pass" if r.passed else "FAIL", r.layer or "")
+        for r in report.results
+    ]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
+
+    def line(cells):
+        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=False)).rstrip()
+
     out = [line(head), line(["-" * w for w in widths]), *map(line, rows)]
     failed = [r for r in report.results if not r.passed]
     out += ["", *(f"FAIL {r.label}: {r.detail}" for r in failed)]

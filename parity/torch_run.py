@@ -8,8 +8,8 @@ every activation can be compared element for element with Keras'.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -18,7 +18,14 @@ from torch import nn
 
 from sepconv.compat import guard_triton
 
-__all__ = ["fast_input", "nchw", "one_thread", "torch_layer_outputs", "torch_loss_and_grads", "torch_sgd_stepper"]
+__all__ = [
+    "fast_input",
+    "nchw",
+    "one_thread",
+    "torch_layer_outputs",
+    "torch_loss_and_grads",
+    "torch_sgd_stepper",
+]
 
 
 def nchw(x: np.ndarray) -> torch.Tensor:

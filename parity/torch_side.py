@@ -9,7 +9,8 @@ network's weights in the order its layers were defined.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,7 +33,7 @@ def network_of(obj: nn.Module) -> nn.Module:
 def strip_prefix(state: Mapping[str, Any]) -> dict[str, Any]:
     """``state`` without the ``net.`` prefix of a Lightning checkpoint (when every key has it)."""
     if state and all(k.startswith(PREFIX) for k in state):
-        return {k[len(PREFIX):]: v for k, v in state.items()}
+        return {k[len(PREFIX) :]: v for k, v in state.items()}
     return dict(state)
 
 
@@ -68,7 +69,7 @@ def torch_slots(obj: nn.Module | Mapping[str, Any], rows: Sequence[Row]) -> Slot
         present = list(state)
         keys = [present[i] if i < len(present) else None for i in range(len(rows))]
     slots: list[Slot] = []
-    for row, key in zip(rows, keys):
+    for row, key in zip(rows, keys, strict=False):
         value = state.get(key) if key is not None else None
         if not isinstance(value, torch.Tensor):
             slots.append(Slot(f"PyTorch network (no {row.torch_key!r})", None))

@@ -23,15 +23,15 @@ the same numbers in a different order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
 __all__ = [
     "CONV",
-    "DEPTHWISE",
     "DENSE",
+    "DEPTHWISE",
     "IDENTITY",
     "POINTWISE",
     "Transform",
@@ -62,11 +62,17 @@ class Transform:
 IDENTITY = Transform(
     "identity", "(n,)", "(n,)", lambda a: np.array(a, copy=True), lambda a: np.array(a, copy=True)
 )
-CONV = Transform("conv", "(kh, kw, in, out)", "(out, in, kh, kw)", _transpose((3, 2, 0, 1)), _transpose((2, 3, 1, 0)))
+CONV = Transform(
+    "conv", "(kh, kw, in, out)", "(out, in, kh, kw)", _transpose((3, 2, 0, 1)), _transpose((2, 3, 1, 0))
+)
 # Not CONV: a grouped conv keeps its channels in PyTorch's *out* axis, so (kh, kw, C, 1) must become
 # (C, 1, kh, kw), where CONV would give (1, C, kh, kw).
-DEPTHWISE = Transform("depthwise", "(kh, kw, C, 1)", "(C, 1, kh, kw)", _transpose((2, 3, 0, 1)), _transpose((2, 3, 0, 1)))
-POINTWISE = Transform("pointwise", "(1, 1, in, out)", "(out, in, 1, 1)", _transpose((3, 2, 0, 1)), _transpose((2, 3, 1, 0)))
+DEPTHWISE = Transform(
+    "depthwise", "(kh, kw, C, 1)", "(C, 1, kh, kw)", _transpose((2, 3, 0, 1)), _transpose((2, 3, 0, 1))
+)
+POINTWISE = Transform(
+    "pointwise", "(1, 1, in, out)", "(out, in, 1, 1)", _transpose((3, 2, 0, 1)), _transpose((2, 3, 1, 0))
+)
 DENSE = Transform("dense", "(in, out)", "(out, in)", _transpose((1, 0)), _transpose((1, 0)))
 
 
@@ -86,6 +92,9 @@ def flatten_dense(h: int, w: int, c: int) -> Transform:
         return np.ascontiguousarray(a.reshape(out, c, h, w).transpose(2, 3, 1, 0).reshape(h * w * c, out))
 
     return Transform(
-        f"flatten_dense[h={h},w={w},c={c}]", "(h*w*c, out), (h, w, c) order", "(out, c*h*w), (c, h, w) order",
-        to_torch, to_keras,
+        f"flatten_dense[h={h},w={w},c={c}]",
+        "(h*w*c, out), (h, w, c) order",
+        "(out, c*h*w), (c, h, w) order",
+        to_torch,
+        to_keras,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -41,7 +41,9 @@ def as_dtype(model: keras.Model, dtype: str) -> keras.Model:
     return transfer(model, sepconv_keras.build_model(dtype=dtype), build_mapping())
 
 
-def trained(model: keras.Model, x: np.ndarray, y: np.ndarray, steps: int, batch_size: int = 32, lr: float = 0.01) -> keras.Model:
+def trained(
+    model: keras.Model, x: np.ndarray, y: np.ndarray, steps: int, batch_size: int = 32, lr: float = 0.01
+) -> keras.Model:
     """A reference Keras model with ``model``'s weights after ``steps`` SGD steps (trained in PyTorch).
 
     Batches are ``x[i*b:(i+1)*b]`` (NHWC) in order, wrapping around.

@@ -15,9 +15,9 @@ if mode.startswith("tf"):
     from sepconv.compat import import_tensorflow
 
     import_tensorflow()
-import torch  # noqa: E402
+import torch
 
-from sepconv_torch import build_model  # noqa: E402
+from sepconv_torch import build_model
 
 if mode.endswith("1"):
     torch.set_num_threads(1)

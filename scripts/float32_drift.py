@@ -20,7 +20,7 @@ from sepconv.data import load_splits
 from sepconv.spec import REFERENCE
 
 tf = import_tensorflow()
-import torch  # noqa: E402
+import torch
 
 
 def main() -> None:
@@ -29,13 +29,16 @@ def main() -> None:
         exact = float(tf.nn.selu(tf.constant([x], tf.float64))[0])
         tf32 = float(tf.nn.selu(tf.constant([x], tf.float32))[0])
         pt32 = float(torch.selu(torch.tensor([x], dtype=torch.float32))[0])
-        print(f"  x={x:8.0e}  tensorflow {abs(tf32 - exact) / abs(exact):.1e}  pytorch {abs(pt32 - exact) / abs(exact):.1e}")
+        print(
+            f"  x={x:8.0e}  tensorflow {abs(tf32 - exact) / abs(exact):.1e}"
+            f"  pytorch {abs(pt32 - exact) / abs(exact):.1e}"
+        )
 
     splits = load_splits()
     x, names = splits.x_train[:32], [layer.name for layer in REFERENCE]
     k32 = sepconv_keras.build_model(seed=0)
     k64 = sepconv_keras.build_model(seed=0, dtype="float64")
-    for v64, v32 in zip(k64.weights, k32.weights):
+    for v64, v32 in zip(k64.weights, k32.weights, strict=False):
         v64.assign(np.asarray(v32).astype(np.float64))
     exact = keras_layer_outputs(k64, x.astype(np.float64), names)
     keras32 = keras_layer_outputs(k32, x, names)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
-__all__ = ["CURVES", "write_curves", "write_metrics_csv", "plot_learning_curves"]
+__all__ = ["CURVES", "plot_learning_curves", "write_curves", "write_metrics_csv"]
 
 CURVES: tuple[str, ...] = ("loss", "accuracy", "val_loss", "val_accuracy")
 
@@ -41,9 +41,9 @@ def plot_learning_curves(history: Sequence[Mapping[str, float]], path: Path, tit
     epochs = [int(row.get("epoch", i)) for i, row in enumerate(history, start=1)]
     fig, ax = plt.subplots(figsize=(8, 5))
     for key in CURVES:
-        points = [(e, row[key]) for e, row in zip(epochs, history) if key in row]
+        points = [(e, row[key]) for e, row in zip(epochs, history, strict=False) if key in row]
         if points:
-            ax.plot(*zip(*points), marker="o", label=key)
+            ax.plot(*zip(*points, strict=False), marker="o", label=key)
     ax.set_xlabel("epoch")
     ax.set_ylim(0, 3)
     ax.grid(True)

@@ -15,9 +15,10 @@ its outputs actually sees, which is what SELU's self-normalisation assumes.
 from __future__ import annotations
 
 import math
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
-__all__ = ["INITIALIZERS", "Initializer", "keras_fans", "init_scale"]
+__all__ = ["INITIALIZERS", "Initializer", "init_scale", "keras_fans"]
 
 Initializer = Literal["glorot_uniform", "lecun_normal", "lecun_normal_dw"]
 INITIALIZERS: tuple[str, ...] = ("glorot_uniform", "lecun_normal", "lecun_normal_dw")

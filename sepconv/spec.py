@@ -9,19 +9,20 @@ frameworks (Keras layer names, PyTorch module names).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 __all__ = [
     "INPUT_SHAPE",
     "NUM_CLASSES",
     "REFERENCE",
     "LayerKind",
-    "input_features",
-    "param_counts",
     "LayerSpec",
+    "input_features",
     "layer_param_count",
     "output_shapes",
+    "param_counts",
     "validate_spec",
     "weighted_layers",
 ]
@@ -123,7 +124,9 @@ def output_shapes(
     return shapes
 
 
-def input_features(spec: Sequence[LayerSpec], name: str, input_shape: tuple[int, int, int] = INPUT_SHAPE) -> int:
+def input_features(
+    spec: Sequence[LayerSpec], name: str, input_shape: tuple[int, int, int] = INPUT_SHAPE
+) -> int:
     """Channels (conv, sepconv) or features (dense) entering layer ``name``."""
     previous: tuple[int, ...] = input_shape
     shapes = output_shapes(spec, input_shape)

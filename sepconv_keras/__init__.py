@@ -4,6 +4,6 @@ from sepconv.compat import import_tensorflow
 
 import_tensorflow()  # triton first, if installed, so PyTorch stays usable in this process
 
-from sepconv_keras.model import build_model  # noqa: E402
+from sepconv_keras.model import build_model
 
 __all__ = ["build_model"]

@@ -19,7 +19,12 @@ def augmentation(background: float, seed: int, pad: int = 2) -> keras.Sequential
         [
             keras.layers.RandomFlip("horizontal", seed=seed),
             keras.layers.RandomTranslation(
-                pad / 28, pad / 28, fill_mode="constant", fill_value=background, interpolation="nearest", seed=seed + 1
+                pad / 28,
+                pad / 28,
+                fill_mode="constant",
+                fill_value=background,
+                interpolation="nearest",
+                seed=seed + 1,
             ),
         ],
         name="augment",

@@ -1,8 +1,8 @@
-"""The Keras model, built by looping over the shared architecture table (as the reference tutorial's network)."""
+"""The Keras model, built by looping over the shared architecture table (the tutorial's network)."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 
@@ -35,19 +35,30 @@ def _make_layer(
     common = {"name": layer.name, "dtype": dtype}
     if layer.kind == "conv":
         return keras.layers.Conv2D(
-            layer.filters, layer.kernel, padding=layer.padding, activation=layer.activation,
-            kernel_initializer=init(0), **common,
+            layer.filters,
+            layer.kernel,
+            padding=layer.padding,
+            activation=layer.activation,
+            kernel_initializer=init(0),
+            **common,
         )
     if layer.kind == "sepconv":
         return keras.layers.SeparableConv2D(
-            layer.filters, layer.kernel, padding=layer.padding, activation=layer.activation,
-            depthwise_initializer=init(0, in_features), pointwise_initializer=init(1), **common,
+            layer.filters,
+            layer.kernel,
+            padding=layer.padding,
+            activation=layer.activation,
+            depthwise_initializer=init(0, in_features),
+            pointwise_initializer=init(1),
+            **common,
         )
     if layer.kind == "maxpool":
         return keras.layers.MaxPool2D(layer.kernel, **common)
     if layer.kind == "flatten":
         return keras.layers.Flatten(**common)  # (N, H, W, C) -> (N, H*W*C), i.e. (h, w, c) order
-    return keras.layers.Dense(layer.filters, activation=layer.activation, kernel_initializer=init(0), **common)
+    return keras.layers.Dense(
+        layer.filters, activation=layer.activation, kernel_initializer=init(0), **common
+    )
 
 
 def build_model(
@@ -65,8 +76,13 @@ def build_model(
     """
     validate_spec(spec)
     layers = [
-        _make_layer(layer, input_features(spec, layer.name, input_shape), initializer,
-                    None if seed is None else seed + 2 * i, dtype)
+        _make_layer(
+            layer,
+            input_features(spec, layer.name, input_shape),
+            initializer,
+            None if seed is None else seed + 2 * i,
+            dtype,
+        )
         for i, layer in enumerate(spec)
     ]
     return keras.Sequential([keras.Input(shape=input_shape, dtype=dtype), *layers], name="sepconv")

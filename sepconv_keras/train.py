@@ -14,8 +14,8 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 __all__ = ["build_parser", "main", "train"]
 
@@ -24,7 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sepconv-keras", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train the Keras model on Fashion-MNIST")
-    p.add_argument("--recipe", default="reference", help="reference, tuned, or a recipe YAML path (default: reference)")
+    p.add_argument(
+        "--recipe", default="reference", help="reference, tuned, or a recipe YAML path (default: reference)"
+    )
     p.add_argument("--epochs", type=int, help="epochs (recipe: 10)")
     p.add_argument("--batch-size", type=int, help="training batch size (recipe)")
     p.add_argument("--lr", type=float, help="SGD learning rate (recipe)")
@@ -37,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive(name: str, value: int | float | None) -> None:
+def _positive(name: str, value: float | None) -> None:
     if value is not None and value <= 0:
         raise ValueError(f"{name} must be positive, received {value}")
 
@@ -69,13 +71,15 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     out.mkdir(parents=True, exist_ok=True)
 
     augment = augmentation(splits.background, seed) if recipe.augment else None
-    train_ds = make_dataset(splits.x_train, splits.y_train, batch_size, shuffle=True, seed=seed, augment=augment)
+    train_ds = make_dataset(
+        splits.x_train, splits.y_train, batch_size, shuffle=True, seed=seed, augment=augment
+    )
     val_ds = make_dataset(splits.x_val, splits.y_val, 500)
     steps = args.steps_per_epoch or -(-len(splits.y_train) // batch_size)
 
     schedule: float | keras.optimizers.schedules.LearningRateSchedule = lr
     if recipe.schedule == "cosine":
-        total, warmup = epochs * steps, int(round(recipe.warmup_epochs * steps))
+        total, warmup = epochs * steps, round(recipe.warmup_epochs * steps)
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, decay_steps=total - warmup, warmup_target=lr, warmup_steps=warmup
         )
@@ -93,7 +97,9 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     ]
     if args.h5:
         callbacks.append(
-            keras.callbacks.ModelCheckpoint(str(out / "fashion_mnist_model.h5"), monitor="val_loss", save_best_only=True)
+            keras.callbacks.ModelCheckpoint(
+                str(out / "fashion_mnist_model.h5"), monitor="val_loss", save_best_only=True
+            )
         )
     history = model.fit(
         train_ds,

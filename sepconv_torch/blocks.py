@@ -17,7 +17,9 @@ class SeparableConv2d(nn.Module):
     ``conv_pw.bias`` ``(out,)`` = ``bias``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, padding: str = "same") -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int = 3, padding: str = "same"
+    ) -> None:
         super().__init__()
         # padding="same" with stride 1 and an odd kernel pads k//2 on every side, as Keras does.
         self.conv_dw = nn.Conv2d(

@@ -25,7 +25,10 @@ __all__ = ["SepConvCLI", "cli_main", "make_cli"]
 
 
 class SepConvCLI(LightningCLI):
-    """LightningCLI with the reference callbacks configurable as ``--checkpoint.*``, ``--early_stopping.*``."""
+    """LightningCLI with the reference callbacks; options ``--checkpoint.*``, ``--early_stopping.*``.
+
+    (Both are ordinary Lightning callbacks; their defaults are the recipe's.)
+    """
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
@@ -40,7 +43,11 @@ class SepConvCLI(LightningCLI):
         )
         parser.add_lightning_class_args(EarlyStopping, "early_stopping")
         parser.set_defaults(
-            {"early_stopping.monitor": "val_loss", "early_stopping.patience": 5, "early_stopping.min_delta": 1e-3}
+            {
+                "early_stopping.monitor": "val_loss",
+                "early_stopping.patience": 5,
+                "early_stopping.min_delta": 1e-3,
+            }
         )
         parser.add_lightning_class_args(LearningCurves, "curves")
         parser.add_lightning_class_args(ProbabilityWriter, "predictions")

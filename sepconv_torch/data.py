@@ -1,8 +1,8 @@
-"""``FashionMNISTDataModule``: the shared splits (:func:`sepconv.data.load_splits`) as a LightningDataModule."""
+"""``FashionMNISTDataModule``: the shared splits (:func:`sepconv.data.load_splits`) for Lightning."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import lightning as L
 import torch
@@ -18,7 +18,10 @@ class ArrayDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     """Images ``(N, 1, 28, 28)`` float32 and labels ``(N,)`` int64, with an optional per-sample transform."""
 
     def __init__(
-        self, images: torch.Tensor, labels: torch.Tensor, transform: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")

@@ -7,7 +7,7 @@ from torch import nn
 
 from sepconv.init import init_scale
 
-__all__ = ["keras_kernel_shape", "keras_init_"]
+__all__ = ["keras_init_", "keras_kernel_shape"]
 
 
 def keras_kernel_shape(module: nn.Conv2d | nn.Linear) -> tuple[int, ...]:
@@ -26,7 +26,9 @@ def keras_kernel_shape(module: nn.Conv2d | nn.Linear) -> tuple[int, ...]:
 
 
 @torch.no_grad()
-def keras_init_(model: nn.Module, initializer: str = "glorot_uniform", generator: torch.Generator | None = None) -> None:
+def keras_init_(
+    model: nn.Module, initializer: str = "glorot_uniform", generator: torch.Generator | None = None
+) -> None:
     """Re-initialise every ``Conv2d`` / ``Linear`` in ``model``: kernels by Keras' rule, biases zero."""
     for module in model.modules():
         if not isinstance(module, (nn.Conv2d, nn.Linear)):

@@ -59,7 +59,9 @@ class SepConvLitModule(L.LightningModule):
             x = x.contiguous(memory_format=torch.channels_last)
         return self.net(x)
 
-    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], prefix: str, metric: MulticlassAccuracy) -> torch.Tensor:
+    def _step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], prefix: str, metric: MulticlassAccuracy
+    ) -> torch.Tensor:
         x, y = batch
         logits = self(x)
         loss = F.cross_entropy(logits, y)
@@ -85,14 +87,12 @@ class SepConvLitModule(L.LightningModule):
     def configure_optimizers(self) -> Any:
         guard_triton()  # the optimizer may import triton; TensorFlow may have been imported since
         hp = self.hparams
-        optimizer = torch.optim.SGD(
-            self.parameters(), lr=hp.lr, momentum=hp.momentum, nesterov=hp.nesterov
-        )
+        optimizer = torch.optim.SGD(self.parameters(), lr=hp.lr, momentum=hp.momentum, nesterov=hp.nesterov)
         if hp.schedule == "constant":
             return optimizer
         total = int(self.trainer.estimated_stepping_batches)
         steps_per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1))
-        warmup = int(round(hp.warmup_epochs * steps_per_epoch))
+        warmup = round(hp.warmup_epochs * steps_per_epoch)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: lr_factor(step, hp.schedule, total, warmup)
         )

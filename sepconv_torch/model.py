@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -61,7 +61,9 @@ class SepConvNet(nn.Module):
         self.input_shape = input_shape  # (H, W, C), as in the spec
         self.activations = nn.ModuleDict()
         for i, layer in enumerate(self.spec):
-            self.add_module(layer.name, _make_layer(layer, input_features(self.spec, layer.name, input_shape)))
+            self.add_module(
+                layer.name, _make_layer(layer, input_features(self.spec, layer.name, input_shape))
+            )
             self.activations[layer.name] = _make_activation(layer, i == len(self.spec) - 1)
         keras_init_(self, initializer)
 

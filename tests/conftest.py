@@ -6,13 +6,13 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from sepconv.compat import guard_triton  # noqa: E402
+from sepconv.compat import guard_triton
 
 guard_triton()
 
-import pytest  # noqa: E402
+import pytest
 
-from sepconv.data import FashionMNISTSplits, load_splits  # noqa: E402
+from sepconv.data import FashionMNISTSplits, load_splits
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import sepconv.data.locate as locate
-from sepconv.data import DEBIAN_DIR, FashionMNISTError, find_data_dir, load_splits, read_idx
+from sepconv.data import DEBIAN_DIR, FashionMNISTError, find_data_dir, load_splits, locate, read_idx
 from sepconv.data.files import FILES
 
 pytestmark = pytest.mark.realdata
@@ -69,7 +68,10 @@ def test_standardisation_statistics(splits) -> None:
 
 @pytest.mark.parametrize("source", ["explicit", "env", "cache", "debian"])
 def test_search_order(isolated: Path, monkeypatch: pytest.MonkeyPatch, source: str) -> None:
-    dirs = {name: copy_real(isolated / name) for name in ("explicit", "env", "cache/sepconv/fashion-mnist", "debian")}
+    dirs = {
+        name: copy_real(isolated / name)
+        for name in ("explicit", "env", "cache/sepconv/fashion-mnist", "debian")
+    }
     monkeypatch.setattr(locate, "DEBIAN_DIR", dirs["debian"])
     monkeypatch.setenv("SEPCONV_DATA_DIR", str(dirs["env"]))
     order = ["explicit", "env", "cache/sepconv/fashion-mnist", "debian"]
@@ -90,16 +92,28 @@ def test_missing_file_named(tmp_path: Path) -> None:
         read_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", SPEC["test_labels"])
 
 
+def _bump_last_label(data: bytes) -> bytes:
+    return data[:-1] + bytes([(data[-1] + 1) % 10])
+
+
+def _wrong_magic(data: bytes) -> bytes:
+    return b"\x00\x00\x08\x04" + data[4:]
+
+
+def _claim_5000_images(data: bytes) -> bytes:
+    return data[:4] + (5000).to_bytes(4, "big") + data[8 : 16 + 5000 * 784]
+
+
 @pytest.mark.parametrize(
     ("key", "corrupt", "verify", "message"),
     [
         ("train_labels", lambda p: p.write_bytes(p.read_bytes()[:100]), True, "not a valid gzip file"),
         ("train_labels", lambda p: p.write_bytes(b"plain text"), True, "not a valid gzip file"),
-        ("test_labels", lambda p: rewrite(p, lambda d: d[:-1] + bytes([(d[-1] + 1) % 10])), True, "SHA-256 of the decompressed content"),
-        ("test_labels", lambda p: rewrite(p, lambda d: b"\x00\x00\x08\x04" + d[4:]), False, "bad IDX magic number 0x00000804"),
+        ("test_labels", lambda p: rewrite(p, _bump_last_label), True, "SHA-256 of the decompressed content"),
+        ("test_labels", lambda p: rewrite(p, _wrong_magic), False, "magic number 0x00000804"),
         ("test_labels", lambda p: rewrite(p, lambda d: d[:-10]), False, r"header says dims \(10000,\)"),
         ("test_labels", lambda p: rewrite(p, lambda d: d[:-1] + b"\x0c"), False, "label 12 out of range"),
-        ("test_images", lambda p: rewrite(p, lambda d: d[:4] + (5000).to_bytes(4, "big") + d[8 : 16 + 5000 * 784]), False, r"shape \(5000, 28, 28\), expected \(10000, 28, 28\)"),
+        ("test_images", lambda p: rewrite(p, _claim_5000_images), False, r"\(5000, 28, 28\), expected"),
     ],
     ids=["truncated-gz", "not-gzip", "checksum", "magic", "short-body", "label-range", "wrong-count"],
 )  # fmt: skip

@@ -43,7 +43,9 @@ def test_same_pairs_out_of_both_pipelines(datamodule: FashionMNISTDataModule, sp
     for split, loader in (("val", datamodule.val_dataloader()), ("test", datamodule.test_dataloader())):
         tx, ty = next(iter(loader))
         kx, ky = next(iter(make_dataset(splits.images(split), splits.labels(split), len(ty))))
-        np.testing.assert_array_equal(tx.numpy().transpose(0, 2, 3, 1).view(np.uint32), kx.numpy().view(np.uint32))
+        np.testing.assert_array_equal(
+            tx.numpy().transpose(0, 2, 3, 1).view(np.uint32), kx.numpy().view(np.uint32)
+        )
         np.testing.assert_array_equal(ty.numpy(), ky.numpy())
 
 

@@ -7,13 +7,12 @@ import gzip
 import http.server
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-import sepconv.data.locate as locate
-from sepconv.data import DEBIAN_DIR, FashionMNISTError, find_data_dir, load_splits
+from sepconv.data import DEBIAN_DIR, FashionMNISTError, find_data_dir, load_splits, locate
 from sepconv.data.files import FILES
 
 pytestmark = pytest.mark.realdata
@@ -66,13 +65,15 @@ def test_corrupt_download_refused_nothing_left(mirror: tuple[str, Path], empty_m
     data = bytearray(gzip.decompress(path.read_bytes()))
     data[-1] = (data[-1] + 1) % 10
     path.write_bytes(gzip.compress(bytes(data)))
-    with pytest.raises(FashionMNISTError, match=r"t10k-labels-idx1-ubyte\.gz: decompressed SHA-256 .* refused"):
+    with pytest.raises(
+        FashionMNISTError, match=r"t10k-labels-idx1-ubyte\.gz: decompressed SHA-256 .* refused"
+    ):
         find_data_dir(mirrors=[url])
     left = sorted(p.name for p in empty_machine.iterdir())
     assert "t10k-labels-idx1-ubyte.gz" not in left and not [n for n in left if n.endswith(".part")]
 
 
 def test_unreachable_mirror_reported(empty_machine: Path) -> None:
-    with pytest.raises(FashionMNISTError, match="could not download train-images-idx3-ubyte.gz"):
+    with pytest.raises(FashionMNISTError, match=r"could not download train-images-idx3-ubyte\.gz"):
         find_data_dir(mirrors=["http://127.0.0.1:9/"])
     assert not any(empty_machine.glob("*"))

@@ -1,4 +1,4 @@
-"""``sepconv-keras train``: a short run on real data leaves checkpoint, TensorBoard events, PNG, CSV, test metrics."""
+"""``sepconv-keras train``: a short real-data run leaves checkpoint, TensorBoard events, PNG, CSV, metrics."""
 
 from __future__ import annotations
 
@@ -18,7 +18,23 @@ pytestmark = [pytest.mark.slow, pytest.mark.realdata]
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("keras-run")
-    assert main(["train", "--epochs", "2", "--steps-per-epoch", "20", "--output-dir", str(out), "--h5", "--verbose", "0"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--epochs",
+                "2",
+                "--steps-per-epoch",
+                "20",
+                "--output-dir",
+                str(out),
+                "--h5",
+                "--verbose",
+                "0",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -37,7 +53,10 @@ def test_checkpoint_loads_safely(run_dir: Path) -> None:
     import keras
 
     model = keras.models.load_model(run_dir / "best.keras", safe_mode=True, compile=False)
-    assert [layer.name for layer in model.layers][:2] == ["conv1", "sepconv1"] and model.count_params() == 184_234
+    assert [layer.name for layer in model.layers][:2] == [
+        "conv1",
+        "sepconv1",
+    ] and model.count_params() == 184_234
 
 
 @pytest.mark.parametrize(
@@ -59,6 +78,10 @@ def test_cosine_schedule_matches_keras() -> None:
     import keras
 
     total, warmup, lr = 1000, 100, 0.05
-    schedule = keras.optimizers.schedules.CosineDecay(0.0, total - warmup, warmup_target=lr, warmup_steps=warmup)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, total - warmup, warmup_target=lr, warmup_steps=warmup
+    )
     for step in (0, 1, 50, 99, 100, 101, 500, 999, 1000):
-        np.testing.assert_allclose(float(schedule(step)), lr * lr_factor(step, "cosine", total, warmup), rtol=1e-5, atol=1e-9)
+        np.testing.assert_allclose(
+            float(schedule(step)), lr * lr_factor(step, "cosine", total, warmup), rtol=1e-5, atol=1e-9
+        )

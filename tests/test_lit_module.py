@@ -16,16 +16,27 @@ class _RecordLR(L.Callback):
     def __init__(self) -> None:
         self.lrs: list[float] = []
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int
+    ) -> None:
         self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
 
 
 @pytest.mark.parametrize(("schedule", "warmup_epochs"), [("constant", 0.0), ("cosine", 1.0)])
 def test_learning_rate_per_step(schedule: str, warmup_epochs: float) -> None:
     record = _RecordLR()
-    trainer = L.Trainer(max_epochs=2, limit_train_batches=5, limit_val_batches=0, logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, callbacks=[record])  # fmt: skip
-    model = SepConvLitModule(lr=0.05, momentum=0.9, nesterov=True, schedule=schedule, warmup_epochs=warmup_epochs)
+    trainer = L.Trainer(
+        max_epochs=2,
+        limit_train_batches=5,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        callbacks=[record],
+    )
+    model = SepConvLitModule(
+        lr=0.05, momentum=0.9, nesterov=True, schedule=schedule, warmup_epochs=warmup_epochs
+    )
     trainer.fit(model, FashionMNISTDataModule(batch_size=8))
     expected = [0.05 * lr_factor(step, schedule, 10, 5 if schedule == "cosine" else 0) for step in range(10)]
     assert record.lrs == pytest.approx(expected, abs=1e-12)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from test_spec import REFERENCE_COUNTS
 from torch import nn
 
 import sepconv_keras
@@ -14,7 +15,6 @@ import sepconv_torch
 from sepconv.init import init_scale
 from sepconv.spec import REFERENCE, param_counts
 from sepconv_torch.blocks import SeparableConv2d
-from test_spec import REFERENCE_COUNTS
 
 TORCH_KEYS = [
     "conv1.weight", "conv1.bias",
@@ -82,12 +82,16 @@ def _keras_kernels(model) -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("initializer", ["glorot_uniform", "lecun_normal", "lecun_normal_dw"])
 def test_initialisation_follows_keras_rules(initializer: str) -> None:
-    """Every kernel in both frameworks is drawn with Keras' scale (fans from the Keras layout); biases zero."""
+    """Every kernel in both frameworks has Keras' scale (fans from the Keras layout); biases are zero."""
     tm = sepconv_torch.build_model(initializer=initializer, seed=1)
     km = sepconv_keras.build_model(initializer=initializer, seed=1)
     for path, kernel in _keras_kernels(km).items():
         layer, weight = path.split("/")
-        key = {"kernel": "weight", "depthwise_kernel": "conv_dw.weight", "pointwise_kernel": "conv_pw.weight"}[weight]
+        key = {
+            "kernel": "weight",
+            "depthwise_kernel": "conv_dw.weight",
+            "pointwise_kernel": "conv_pw.weight",
+        }[weight]
         torch_w = tm.state_dict()[f"{layer}.{key}"].numpy()
         assert torch_w.size == kernel.size, path
         scale = init_scale(initializer, kernel.shape, depthwise=weight == "depthwise_kernel")
@@ -116,7 +120,8 @@ def test_lecun_normal_dw_uses_the_depthwise_fan_in() -> None:
 
 def test_seeded_build_is_repeatable() -> None:
     a, b = sepconv_torch.build_model(seed=3), sepconv_torch.build_model(seed=3)
-    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    pairs = zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    assert all(torch.equal(x, y) for x, y in pairs)
     c = sepconv_torch.build_model(seed=4)
     assert not torch.equal(a.conv1.weight, c.conv1.weight)
 

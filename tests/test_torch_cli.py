@@ -17,7 +17,11 @@ from sepconv_torch.cli import make_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]
 
-SHORT = ["--trainer.limit_train_batches=20", "--trainer.limit_val_batches=4", "--trainer.enable_progress_bar=false"]
+SHORT = [
+    "--trainer.limit_train_batches=20",
+    "--trainer.limit_val_batches=4",
+    "--trainer.enable_progress_bar=false",
+]
 
 
 def fit(root: Path, *extra: str) -> None:
@@ -49,23 +53,28 @@ def test_reference_defaults_in_checkpoint(run_dir: Path) -> None:
     assert (hp["lr"], hp["momentum"], hp["schedule"]) == (0.01, 0.0, "constant")
     assert ckpt["datamodule_hyper_parameters"]["batch_size"] == 32
     callbacks = " ".join(ckpt["callbacks"])
-    assert "EarlyStopping{'monitor': 'val_loss'" in callbacks and "ModelCheckpoint{'monitor': 'val_loss'" in callbacks
+    assert (
+        "EarlyStopping{'monitor': 'val_loss'" in callbacks
+        and "ModelCheckpoint{'monitor': 'val_loss'" in callbacks
+    )
 
 
 @pytest.mark.parametrize("which", ["best", "last"])
 def test_test_from_checkpoint_in_new_process(run_dir: Path, which: str) -> None:
-    cli = make_cli(["test", f"--ckpt_path={which}", f"--trainer.default_root_dir={run_dir}", "--trainer.logger=false",
-                    "--trainer.enable_progress_bar=false"])  # fmt: skip
+    quiet = ["--trainer.logger=false", "--trainer.enable_progress_bar=false"]
+    cli = make_cli(["test", f"--ckpt_path={which}", f"--trainer.default_root_dir={run_dir}", *quiet])
     metrics = cli.trainer.callback_metrics
     assert 0.0 <= float(metrics["test_accuracy"]) <= 1.0 and float(metrics["test_loss"]) > 0
     saved = json.loads((run_dir / "test_metrics.json").read_text())
     assert saved["test_accuracy"] == pytest.approx(float(metrics["test_accuracy"]))
-    assert saved["ckpt_path"].endswith(".ckpt") and (which == "last") == saved["ckpt_path"].endswith("last.ckpt")
+    assert saved["ckpt_path"].endswith(".ckpt") and (which == "last") == saved["ckpt_path"].endswith(
+        "last.ckpt"
+    )
 
 
 def test_predict_writes_probabilities(run_dir: Path) -> None:
-    make_cli(["predict", "--ckpt_path=best", f"--trainer.default_root_dir={run_dir}", "--trainer.logger=false",
-              "--trainer.enable_progress_bar=false"])  # fmt: skip
+    quiet = ["--trainer.logger=false", "--trainer.enable_progress_bar=false"]
+    make_cli(["predict", "--ckpt_path=best", f"--trainer.default_root_dir={run_dir}", *quiet])
     probs = np.load(run_dir / "predictions.npy")
     assert probs.shape == (10000, 10) and probs.dtype == np.float32
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
@@ -73,15 +82,25 @@ def test_predict_writes_probabilities(run_dir: Path) -> None:
 
 def test_resume_from_last_continues(tmp_path: Path) -> None:
     fit(tmp_path, "--trainer.max_epochs=1")
-    cli = make_cli(["fit", f"--trainer.default_root_dir={tmp_path}", *SHORT, "--trainer.max_epochs=2", "--ckpt_path=last"])
+    cli = make_cli(
+        [
+            "fit",
+            f"--trainer.default_root_dir={tmp_path}",
+            *SHORT,
+            "--trainer.max_epochs=2",
+            "--ckpt_path=last",
+        ]
+    )
     assert cli.trainer.current_epoch == 2 and cli.trainer.global_step == 40  # 20 steps before, 20 after
     rows = list(csv.DictReader((Path(cli.trainer.log_dir) / "metrics.csv").open()))
     assert [r["epoch"] for r in rows] == ["1", "2"]  # the curve history came back with the checkpoint
 
 
 def test_missing_checkpoint_is_clear(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="no checkpoints/last.ckpt under"):
-        make_cli(["test", "--ckpt_path=best", f"--trainer.default_root_dir={tmp_path}", "--trainer.logger=false"])
+    with pytest.raises(FileNotFoundError, match=r"no checkpoints/last\.ckpt under"):
+        make_cli(
+            ["test", "--ckpt_path=best", f"--trainer.default_root_dir={tmp_path}", "--trainer.logger=false"]
+        )
 
 
 @pytest.mark.parametrize("name", ["reference", "tuned"])
@@ -96,7 +115,9 @@ def test_recipe_files_agree_between_frameworks(name: str) -> None:
 
 
 def test_console_script_print_config() -> None:
-    proc = subprocess.run([Path(sys.executable).with_name("sepconv-torch"), "fit", "--print_config"],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    command = [Path(sys.executable).with_name("sepconv-torch"), "fit", "--print_config"]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "max_epochs: 10" in proc.stdout and "patience: 5" in proc.stdout and "batch_size: 32" in proc.stdout
+    assert (
+        "max_epochs: 10" in proc.stdout and "patience: 5" in proc.stdout and "batch_size: 32" in proc.stdout
+    )

@@ -7,7 +7,7 @@ tolerances as arguments, with the defaults documented beside them.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 
@@ -24,13 +24,13 @@ from parity.weights import as_dtype
 __all__ = [
     "ACTIVATION_TOL",
     "CHECKS",
-    "CheckResult",
     "FLOAT32_FORWARD_TOL",
     "FLOAT64_FORWARD_TOL",
     "GRADIENT_TOL",
     "SGD_STEP_TOL",
-    "Setup",
     "TRAJECTORY_TOL",
+    "CheckResult",
+    "Setup",
     "check_activations",
     "check_float64_exact",
     "check_forward",
@@ -64,7 +64,7 @@ CHECKS: dict[str, Check] = {
     "float64_exact": lambda m, p, s, d: check_float64_exact(m, p, s.x_eval[:FLOAT64_IMAGES]),
     "activations": lambda m, p, s, d: check_activations(as_dtype(m, d), p, s.x_eval),
     "gradients": _gradients,
-    "sgd_step": lambda m, p, s, d: check_sgd_step(m, p, s, d),
-    "trajectory": lambda m, p, s, d: check_trajectory(m, p, s, d),
+    "sgd_step": check_sgd_step,
+    "trajectory": check_trajectory,
     "round_trip": lambda m, p, s, d: check_round_trip(m, p),
 }

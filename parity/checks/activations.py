@@ -27,7 +27,9 @@ def layer_error(keras_out: np.ndarray, torch_out: np.ndarray) -> float:
     return d / max(1.0, float(np.max(np.abs(keras_out)))) if math.isfinite(d) else d
 
 
-def check_activations(model: keras.Model, port: Port, x: np.ndarray, tolerance: float | None = None) -> CheckResult:
+def check_activations(
+    model: keras.Model, port: Port, x: np.ndarray, tolerance: float | None = None
+) -> CheckResult:
     """Each layer's output (Keras NHWC and ``(h, w, c)`` flatten order; PyTorch converted to it; the last
     layer's logits) must have :func:`layer_error` ≤ ``tolerance``; reports the first layer that does not."""
     dtype = keras_dtype(model)
@@ -45,10 +47,21 @@ def check_activations(model: keras.Model, port: Port, x: np.ndarray, tolerance: 
     worst = max(errors.values())
     detail = (
         f"first diverging layer {first}: error {errors[first]:.3g}"
-        + (f" (shapes {k[first].shape} vs {t[first].shape})" if first in t and k[first].shape != t[first].shape else "")
-        if first else f"all {len(names)} layers within {tol:g}"
+        + (
+            f" (shapes {k[first].shape} vs {t[first].shape})"
+            if first in t and k[first].shape != t[first].shape
+            else ""
+        )
+        if first
+        else f"all {len(names)} layers within {tol:g}"
     )
     return CheckResult(
-        "activations", label, first is None, worst, tol, first, detail,
-        {"layers": list(range(len(names))), **{"error": list(errors.values())}},
+        "activations",
+        label,
+        first is None,
+        worst,
+        tol,
+        first,
+        detail,
+        {"layers": list(range(len(names))), "error": list(errors.values())},
     )

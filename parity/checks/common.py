@@ -17,7 +17,9 @@ from parity.port import Port
 __all__ = ["failed_transfer", "keras_weights", "max_abs", "torch_or_failure"]
 
 
-def torch_or_failure(port: Port, model: keras.Model, check: str, label: str, tolerance: float) -> nn.Module | CheckResult:
+def torch_or_failure(
+    port: Port, model: keras.Model, check: str, label: str, tolerance: float
+) -> nn.Module | CheckResult:
     """``port.torch_from(model)``, or a failed result saying why the weights did not transfer."""
     try:
         return port.torch_from(model)
@@ -27,7 +29,9 @@ def torch_or_failure(port: Port, model: keras.Model, check: str, label: str, tol
 
 def failed_transfer(check: str, label: str, tolerance: float, error: WeightMismatchError) -> CheckResult:
     """The result of a check that could not run because the weights do not transfer."""
-    return CheckResult(check, label, False, math.inf, tolerance, None, f"weights do not transfer: {error.one_line()}")
+    return CheckResult(
+        check, label, False, math.inf, tolerance, None, f"weights do not transfer: {error.one_line()}"
+    )
 
 
 def keras_weights(model: keras.Model, rows: tuple[Row, ...]) -> list[np.ndarray]:

@@ -23,8 +23,12 @@ FLOAT64_FORWARD_TOL = 1e-12
 
 
 def check_forward(
-    model: keras.Model, port: Port, x: np.ndarray, tolerance: float = FLOAT32_FORWARD_TOL,
-    label: str = "forward", check: str = "forward",
+    model: keras.Model,
+    port: Port,
+    x: np.ndarray,
+    tolerance: float = FLOAT32_FORWARD_TOL,
+    label: str = "forward",
+    check: str = "forward",
 ) -> CheckResult:
     """Logits ``(N, 10)`` and probabilities (Keras: the model's own softmax output; PyTorch: softmax of
     its logits) of NHWC images ``x``: max |Δ| ≤ ``tolerance`` and 100% argmax agreement."""
@@ -40,16 +44,30 @@ def check_forward(
         t_probs = torch.softmax(t_logits_t, dim=-1).numpy()
     t_logits = t_logits_t.numpy()
     d_logits, d_probs = max_abs(k_logits, t_logits), max_abs(k_probs, t_probs)
-    agree = float(np.mean(k_logits.argmax(1) == t_logits.argmax(1))) if k_logits.shape == t_logits.shape else 0.0
+    agree = (
+        float(np.mean(k_logits.argmax(1) == t_logits.argmax(1))) if k_logits.shape == t_logits.shape else 0.0
+    )
     value = max(d_logits, d_probs)
     return CheckResult(
-        check, label, value <= tolerance and agree == 1.0, value, tolerance, None,
+        check,
+        label,
+        value <= tolerance and agree == 1.0,
+        value,
+        tolerance,
+        None,
         f"{len(x)} images: max|Δlogits| {d_logits:.3g}, max|Δprob| {d_probs:.3g}, argmax agreement {agree:.2%}",
     )
 
 
-def check_float64_exact(model: keras.Model, port: Port, x: np.ndarray, tolerance: float = FLOAT64_FORWARD_TOL) -> CheckResult:
+def check_float64_exact(
+    model: keras.Model, port: Port, x: np.ndarray, tolerance: float = FLOAT64_FORWARD_TOL
+) -> CheckResult:
     """Both networks in float64 (a float64 copy of ``model``): forward max |Δ| ≤ ``tolerance``."""
     return check_forward(
-        as_dtype(model, "float64"), port, x.astype(np.float64), tolerance, "forward float64 (exactness)", "float64_exact"
+        as_dtype(model, "float64"),
+        port,
+        x.astype(np.float64),
+        tolerance,
+        "forward float64 (exactness)",
+        "float64_exact",
     )

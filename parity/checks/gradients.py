@@ -43,17 +43,24 @@ def check_gradients(
     k_loss, k_grads = keras_loss_and_grads(model, variables, x, y)
     t_loss, t_grads = torch_loss_and_grads(net, params, x, y)
     errors: list[float] = []
-    for row, gk, gt in zip(rows, k_grads, t_grads):
+    for row, gk, gt in zip(rows, k_grads, t_grads, strict=False):
         gt_keras = row.transform.to_keras(gt)
         scale = max(float(np.max(np.abs(gk))), np.finfo(np.float64).tiny)
         errors.append(
-            float(np.max(np.abs(gk.astype(np.float64) - gt_keras))) / scale if gt_keras.shape == gk.shape else np.inf
+            float(np.max(np.abs(gk.astype(np.float64) - gt_keras))) / scale
+            if gt_keras.shape == gk.shape
+            else np.inf
         )
     worst = int(np.argmax(errors))
     value = errors[worst]
     where = f"{rows[worst].layer}.{rows[worst].keras_weight}"
     return CheckResult(
-        "gradients", label, value <= tolerance, value, tolerance, where,
+        "gradients",
+        label,
+        value <= tolerance,
+        value,
+        tolerance,
+        where,
         f"{len(rows)} weights; worst {where}; loss keras {k_loss:.6f} torch {t_loss:.6f}",
         {"error": errors},
     )

@@ -28,7 +28,7 @@ def check_round_trip(model: keras.Model, port: Port) -> CheckResult:
     except WeightMismatchError as error:
         return failed_transfer("round_trip", label, 0.0, error)
     bad: list[str] = []
-    for row, a, b in zip(rows, keras_weights(model, rows), keras_weights(back, rows)):
+    for row, a, b in zip(rows, keras_weights(model, rows), keras_weights(back, rows), strict=False):
         if a.shape != b.shape or a.tobytes() != b.tobytes():
             bad.append(f"keras->torch->keras {row.layer}.{row.keras_weight}")
     # PyTorch -> Keras -> PyTorch, starting from the PyTorch network made above.
@@ -38,10 +38,15 @@ def check_round_trip(model: keras.Model, port: Port) -> CheckResult:
         if other is None or not torch.equal(value, other) or value.dtype != other.dtype:
             bad.append(f"torch->keras->torch {key}")
     # and a second Keras trip, so an error that cancels in one direction cannot hide
-    for row, a, b in zip(rows, keras_weights(back, rows), keras_weights(keras_again, rows)):
+    for row, a, b in zip(rows, keras_weights(back, rows), keras_weights(keras_again, rows), strict=False):
         if not np.array_equal(a, b):
             bad.append(f"second keras trip {row.layer}.{row.keras_weight}")
     return CheckResult(
-        "round_trip", label, not bad, float(len(bad)), 0.0, bad[0].split()[-1] if bad else None,
+        "round_trip",
+        label,
+        not bad,
+        float(len(bad)),
+        0.0,
+        bad[0].split()[-1] if bad else None,
         "; ".join(bad) if bad else f"{len(rows)} weights identical in both directions",
     )

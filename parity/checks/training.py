@@ -42,7 +42,9 @@ SGD_STEP_TOL = {"float32": 1e-6, "float64": 1e-12}
 TRAJECTORY_TOL = {"float32": (1e-5, 2e-2, 5e-2), "float64": (1e-12, 1e-12, 1e-12)}
 
 
-def _weights_diff(keras_model: keras.Model, net: nn.Module, port: Port, dtype: str) -> tuple[float, str | None]:
+def _weights_diff(
+    keras_model: keras.Model, net: nn.Module, port: Port, dtype: str
+) -> tuple[float, str | None]:
     """max |Δweight| in Keras layout and the worst weight; ``inf`` if the port cannot map ``net`` back."""
     rows = port.rows()
     mine = keras_weights(keras_model, rows)
@@ -50,7 +52,7 @@ def _weights_diff(keras_model: keras.Model, net: nn.Module, port: Port, dtype: s
         theirs = keras_weights(port.keras_from(net, dtype), rows)
     except WeightMismatchError as error:
         return math.inf, error.problems[0].split(" -> ")[0]
-    diffs = [max_abs(a, b) for a, b in zip(mine, theirs)]
+    diffs = [max_abs(a, b) for a, b in zip(mine, theirs, strict=False)]
     worst = int(np.argmax(diffs))
     return diffs[worst], f"{rows[worst].layer}.{rows[worst].keras_weight}"
 
@@ -67,7 +69,15 @@ def check_sgd_step(model: keras.Model, port: Port, setup: Setup, dtype: str = "f
     keras_sgd_stepper(km, [s.handle for s in keras_slots(km, port.rows()).slots], setup.lr)(x, y)
     torch_sgd_stepper(net, setup.lr)(x, y)
     diff, where = _weights_diff(km, net, port, dtype)
-    return CheckResult("sgd_step", label, diff <= tol, diff, tol, where, f"lr {setup.lr}, batch {setup.batch_size}; worst {where}")
+    return CheckResult(
+        "sgd_step",
+        label,
+        diff <= tol,
+        diff,
+        tol,
+        where,
+        f"lr {setup.lr}, batch {setup.batch_size}; worst {where}",
+    )
 
 
 def check_trajectory(model: keras.Model, port: Port, setup: Setup, dtype: str = "float32") -> CheckResult:
@@ -87,14 +97,19 @@ def check_trajectory(model: keras.Model, port: Port, setup: Setup, dtype: str = 
         x, y = setup.batch(step, dtype)
         k_losses.append(k_step(x, y))
         t_losses.append(t_step(x, y))
-    diffs = [abs(a - b) for a, b in zip(k_losses, t_losses)]
+    diffs = [abs(a - b) for a, b in zip(k_losses, t_losses, strict=False)]
     d0, dmax = (diffs[0], max(diffs)) if diffs else (0.0, 0.0)
     dmax = dmax if all(math.isfinite(v) for v in k_losses + t_losses) else math.inf
     dw, where = _weights_diff(km, net, port, dtype)
     passed = d0 <= tol0 and dmax <= tol_max and dw <= tol_w
     first = next((i for i, d in enumerate(diffs) if d > tol0), None)
     return CheckResult(
-        "trajectory", label, passed, dmax, tol_max, where,
+        "trajectory",
+        label,
+        passed,
+        dmax,
+        tol_max,
+        where,
         f"|Δloss| step 0 {d0:.3g} (≤ {tol0:g}), max {dmax:.3g} (≤ {tol_max:g}), final max|Δw| {dw:.3g} "
         f"(≤ {tol_w:g}, worst {where}); first step over {tol0:g}: {first}",
         {"loss_keras": k_losses, "loss_torch": t_losses, "abs_diff": diffs},

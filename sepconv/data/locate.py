@@ -18,8 +18,8 @@ import shutil
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from sepconv.data.errors import FashionMNISTError
 from sepconv.data.files import FILES, IdxFile
@@ -94,7 +94,9 @@ def _mirrors(mirrors: Sequence[str] | None) -> list[str]:
     return env.split(",") if env else list(MIRRORS)
 
 
-def download(spec: IdxFile, directory: Path, mirrors: Sequence[str] | None = None, timeout: float = 60.0) -> Path:
+def download(
+    spec: IdxFile, directory: Path, mirrors: Sequence[str] | None = None, timeout: float = 60.0
+) -> Path:
     """Fetch one file into ``directory``: written to a temporary file, verified, then renamed.
 
     Each mirror is tried in turn; a corrupt download is refused (and deleted)

@@ -26,7 +26,7 @@ from sepconv.data.files import FILES
 from sepconv.data.idx import read_idx
 from sepconv.data.locate import find_data_dir
 
-__all__ = ["FashionMNISTSplits", "NUM_VAL", "load_raw", "load_splits"]
+__all__ = ["NUM_VAL", "FashionMNISTSplits", "load_raw", "load_splits"]
 
 NUM_VAL = 5000
 Layout = Literal["NHWC", "NCHW"]
@@ -66,7 +66,9 @@ class FashionMNISTSplits:
 
 
 @functools.lru_cache(maxsize=4)
-def _load_raw_cached(directory: Path, stamp: tuple[tuple[int, int], ...], verify: bool) -> dict[str, np.ndarray]:
+def _load_raw_cached(
+    directory: Path, stamp: tuple[tuple[int, int], ...], verify: bool
+) -> dict[str, np.ndarray]:
     del stamp  # part of the cache key only: a changed file is read again
     return {f.key: read_idx(directory / f.filename, f, verify=verify) for f in FILES}
 
@@ -76,9 +78,7 @@ def load_raw(
 ) -> tuple[dict[str, np.ndarray], Path]:
     """The four raw uint8 arrays (keys as in :data:`~sepconv.data.files.FILES`) and their directory."""
     directory = find_data_dir(data_dir, download=download).resolve()
-    stamp = tuple(
-        (st.st_mtime_ns, st.st_size) for st in (os.stat(directory / f.filename) for f in FILES)
-    )
+    stamp = tuple((st.st_mtime_ns, st.st_size) for st in (os.stat(directory / f.filename) for f in FILES))
     return _load_raw_cached(directory, stamp, verify), directory
 
 

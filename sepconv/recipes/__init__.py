@@ -36,7 +36,10 @@ class Recipe:
 
 
 #: PyTorch-only settings that do not change the recipe (memory layout); the Keras side ignores them.
-TORCH_ONLY: dict[str, set[str]] = {"model": {"channels_last"}, "data": {"eval_batch_size", "num_workers", "data_dir", "download", "seed"}}
+TORCH_ONLY: dict[str, set[str]] = {
+    "model": {"channels_last"},
+    "data": {"eval_batch_size", "num_workers", "data_dir", "download", "seed"},
+}
 
 # (section, key in the YAML) -> Recipe field
 _KEYS: dict[tuple[str, str], str] = {
@@ -44,8 +47,11 @@ _KEYS: dict[tuple[str, str], str] = {
     ("trainer", "max_epochs"): "epochs",
     ("data", "batch_size"): "batch_size",
     ("data", "augment"): "augment",
-    **{("model", f.name): f.name for f in dataclasses.fields(Recipe) if f.name in {
-        "lr", "momentum", "nesterov", "schedule", "warmup_epochs", "initializer"}},
+    **{
+        ("model", f.name): f.name
+        for f in dataclasses.fields(Recipe)
+        if f.name in {"lr", "momentum", "nesterov", "schedule", "warmup_epochs", "initializer"}
+    },
 }
 
 
@@ -72,5 +78,7 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         known = {k for s, k in _KEYS if s == section}
         unknown = set(config.get(section) or {}) - known - TORCH_ONLY[section]
         if unknown:
-            raise ValueError(f"{path}: unknown {section} keys {sorted(unknown)}, expected some of {sorted(known)}")
+            raise ValueError(
+                f"{path}: unknown {section} keys {sorted(unknown)}, expected some of {sorted(known)}"
+            )
     return Recipe(**values)

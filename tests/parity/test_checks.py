@@ -20,7 +20,9 @@ def test_reference_port_passes(check: str, random_model: keras.Model, setup: Set
 
 
 def test_trajectory_float64_is_exact(setup: Setup) -> None:
-    result = CHECKS["trajectory"](fresh(0), REFERENCE_PORT, Setup(**{**setup.__dict__, "steps": 5}), "float64")
+    result = CHECKS["trajectory"](
+        fresh(0), REFERENCE_PORT, Setup(**{**setup.__dict__, "steps": 5}), "float64"
+    )
     assert result.passed and result.value <= 1e-12, result.detail
 
 
@@ -35,10 +37,16 @@ def test_broken_port_fails(port: str, check: str, random_model: keras.Model, sma
     assert not result.passed, f"{check} passed the broken port {port}: {result.detail}"
 
 
-@pytest.mark.parametrize(("port", "layer"), [
-    ("no_flatten_permutation", "dense1"), ("depthwise_axes_swapped", "sepconv1"), ("pointwise_reshape", "sepconv1"),
-    ("valid_padding_conv1", "conv1"), ("elu_instead_of_selu", "conv1"),
-])
+@pytest.mark.parametrize(
+    ("port", "layer"),
+    [
+        ("no_flatten_permutation", "dense1"),
+        ("depthwise_axes_swapped", "sepconv1"),
+        ("pointwise_reshape", "sepconv1"),
+        ("valid_padding_conv1", "conv1"),
+        ("elu_instead_of_selu", "conv1"),
+    ],
+)
 def test_first_diverging_layer(port: str, layer: str, random_model: keras.Model, small_setup: Setup) -> None:
     result = check_activations(as_dtype(random_model, "float32"), BROKEN_PORTS[port].port, small_setup.x_eval)
     assert not result.passed and result.layer == layer

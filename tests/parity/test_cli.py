@@ -18,7 +18,15 @@ def test_report_json_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "all checks passed" in table and "trajectory float32, 10 steps" in table
     report = json.loads(out.read_text())
     assert report["passed"] and {r["check"] for r in report["results"]} >= {
-        "param_counts", "forward", "float64_exact", "activations", "gradients", "sgd_step", "trajectory", "round_trip"}
+        "param_counts",
+        "forward",
+        "float64_exact",
+        "activations",
+        "gradients",
+        "sgd_step",
+        "trajectory",
+        "round_trip",
+    }
     assert len(next(r for r in report["results"] if r["check"] == "trajectory")["series"]["abs_diff"]) == 10
     assert png.read_bytes()[:4] == b"\x89PNG"
 

@@ -18,20 +18,22 @@ from parity.io import load_weights_file
 def tutorial_model(dense_units: int = 128) -> keras.Sequential:
     """The network as the reference tutorial writes it: automatic layer names, input_shape on the first layer."""
     L = keras.layers
-    return keras.Sequential([
-        L.Conv2D(32, 3, padding="same", activation="selu", input_shape=(28, 28, 1)),
-        L.SeparableConv2D(32, 3, padding="same", activation="selu"),
-        L.MaxPool2D(),
-        L.SeparableConv2D(64, 3, padding="same", activation="selu"),
-        L.SeparableConv2D(64, 3, padding="same", activation="selu"),
-        L.MaxPool2D(),
-        L.SeparableConv2D(128, 3, padding="same", activation="selu"),
-        L.SeparableConv2D(128, 3, padding="same", activation="selu"),
-        L.MaxPool2D(),
-        L.Flatten(),
-        L.Dense(dense_units, activation="selu"),
-        L.Dense(10, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            L.Conv2D(32, 3, padding="same", activation="selu", input_shape=(28, 28, 1)),
+            L.SeparableConv2D(32, 3, padding="same", activation="selu"),
+            L.MaxPool2D(),
+            L.SeparableConv2D(64, 3, padding="same", activation="selu"),
+            L.SeparableConv2D(64, 3, padding="same", activation="selu"),
+            L.MaxPool2D(),
+            L.SeparableConv2D(128, 3, padding="same", activation="selu"),
+            L.SeparableConv2D(128, 3, padding="same", activation="selu"),
+            L.MaxPool2D(),
+            L.Flatten(),
+            L.Dense(dense_units, activation="selu"),
+            L.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def _probs(net: torch.nn.Module, x: np.ndarray) -> np.ndarray:
@@ -46,13 +48,15 @@ def test_tutorial_model_file_converts(tmp_path: Path, suffix: str, setup) -> Non
     names = [layer.name for layer in model.layers]
     assert "separable_conv2d" in names[1] and names[-1].startswith("dense")
     callback = keras.callbacks.ModelCheckpoint(str(tmp_path / f"model{suffix}"))
-    model.fit(setup.x_train[:64], setup.y_train[:64], batch_size=32, epochs=1, verbose=0, callbacks=[callback])
+    model.fit(
+        setup.x_train[:64], setup.y_train[:64], batch_size=32, epochs=1, verbose=0, callbacks=[callback]
+    )
     loaded = load_weights_file(tmp_path / f"model{suffix}")
     net = keras_to_torch(loaded)
     x = setup.x_eval[:64]
     assert np.abs(_probs(net, x) - model.predict(x, verbose=0)).max() <= 1e-5
     back = torch_to_keras(net, tutorial_model())
-    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), back.get_weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), back.get_weights(), strict=False))
 
 
 def test_lightning_module_and_prefixed_state_dict(random_model: keras.Model) -> None:
@@ -62,7 +66,9 @@ def test_lightning_module_and_prefixed_state_dict(random_model: keras.Model) -> 
     assert next(iter(state)).startswith("net.")
     for src in (lit, state, lit.net, lit.net.state_dict()):
         back = torch_to_keras(src)
-        assert all(np.array_equal(a, b) for a, b in zip(random_model.get_weights(), back.get_weights()))
+        assert all(
+            np.array_equal(a, b) for a, b in zip(random_model.get_weights(), back.get_weights(), strict=False)
+        )
 
 
 def test_every_mismatch_is_reported_and_target_unchanged(random_model: keras.Model) -> None:
@@ -75,9 +81,17 @@ def test_every_mismatch_is_reported_and_target_unchanged(random_model: keras.Mod
     assert len(problems) == 3  # dense1 kernel, dense1 bias, dense2 kernel
     text = str(caught.value)
     first, second = wrong.layers[-2].name, wrong.layers[-1].name  # automatic names: dense_N
-    for expected in (f"Keras layer {first!r} weight 'kernel'", "PyTorch 'dense1.weight'", "expected (1152, 128)",
-                     "found (1152, 64)", "PyTorch 'dense1.bias'", "expected (128,)", f"Keras layer {second!r}",
-                     "expected (128, 10)", "found (64, 10)"):
+    for expected in (
+        f"Keras layer {first!r} weight 'kernel'",
+        "PyTorch 'dense1.weight'",
+        "expected (1152, 128)",
+        "found (1152, 64)",
+        "PyTorch 'dense1.bias'",
+        "expected (128,)",
+        f"Keras layer {second!r}",
+        "expected (128, 10)",
+        "found (64, 10)",
+    ):
         assert expected in text
     assert all(torch.equal(before[k], v) for k, v in target.state_dict().items())
 
@@ -89,8 +103,11 @@ def test_missing_and_unexpected_weights(random_model: keras.Model) -> None:
     before = [w.copy() for w in target.get_weights()]
     with pytest.raises(WeightMismatchError) as caught:
         torch_to_keras(net, target)
-    assert any("no 'sepconv3.conv_pw.bias'" in p and "found nothing in the source" in p for p in caught.value.problems)
-    assert all(np.array_equal(a, b) for a, b in zip(before, target.get_weights()))
+    assert any(
+        "no 'sepconv3.conv_pw.bias'" in p and "found nothing in the source" in p
+        for p in caught.value.problems
+    )
+    assert all(np.array_equal(a, b) for a, b in zip(before, target.get_weights(), strict=False))
     extra = keras.Sequential([*tutorial_model().layers, keras.layers.Dense(3)])
     with pytest.raises(WeightMismatchError, match="unexpected Keras layer 'dense_"):
         keras_to_torch(extra)

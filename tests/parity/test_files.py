@@ -28,13 +28,14 @@ def keras_file(tmp_path: Path, random_model: keras.Model) -> Path:
 
 
 def _same_keras(a: keras.Model, b: keras.Model) -> bool:
-    return all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights()))
+    return all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights(), strict=False))
 
 
 @pytest.mark.parametrize("torch_suffix", TORCH_FORMATS)
 @pytest.mark.parametrize("keras_suffix", [".keras", ".h5"])
-def test_round_trip_through_every_format(tmp_path: Path, keras_file: Path, random_model: keras.Model,
-                                         torch_suffix: str, keras_suffix: str) -> None:
+def test_round_trip_through_every_format(
+    tmp_path: Path, keras_file: Path, random_model: keras.Model, torch_suffix: str, keras_suffix: str
+) -> None:
     middle, end = tmp_path / f"w{torch_suffix}", tmp_path / f"back{keras_suffix}"
     assert main([str(keras_file), str(middle)]) == 0
     assert main([str(middle), str(end)]) == 0
@@ -52,7 +53,9 @@ def test_safetensors_metadata(tmp_path: Path, keras_file: Path) -> None:
         assert "conv1.weight" in f.keys() and f.get_slice("conv1.weight").get_shape() == [32, 1, 3, 3]
 
 
-def test_checkpoint_loads_in_lightning(tmp_path: Path, keras_file: Path, random_model: keras.Model, setup) -> None:
+def test_checkpoint_loads_in_lightning(
+    tmp_path: Path, keras_file: Path, random_model: keras.Model, setup
+) -> None:
     ckpt = tmp_path / "w.ckpt"
     main([str(keras_file), str(ckpt)])
     module = sepconv_torch.SepConvLitModule.load_from_checkpoint(ckpt)
@@ -60,10 +63,16 @@ def test_checkpoint_loads_in_lightning(tmp_path: Path, keras_file: Path, random_
     with torch.no_grad():
         probs = torch.softmax(module.eval()(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())), -1).numpy()
     assert np.abs(probs - random_model.predict(x, verbose=0)).max() <= 1e-5
-    data = DataLoader(TensorDataset(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()),
-                                    torch.from_numpy(setup.y_eval[:32])), batch_size=32)
-    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
-    metrics = trainer.test(sepconv_torch.SepConvLitModule(), dataloaders=data, ckpt_path=str(ckpt), verbose=False)
+    data = DataLoader(
+        TensorDataset(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()), torch.from_numpy(setup.y_eval[:32])),
+        batch_size=32,
+    )
+    trainer = L.Trainer(
+        accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False
+    )
+    metrics = trainer.test(
+        sepconv_torch.SepConvLitModule(), dataloaders=data, ckpt_path=str(ckpt), verbose=False
+    )
     expected = float(np.mean(probs.argmax(1) == setup.y_eval[:32]))
     assert metrics[0]["test_accuracy"] == pytest.approx(expected)
 
@@ -80,7 +89,9 @@ def test_mismatched_file_one_line_error_no_output(tmp_path: Path, capsys: pytest
     assert not dst.exists() and list(tmp_path.iterdir()) == [bad]
 
 
-def test_refused_pickle_and_existing_dst_untouched(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_refused_pickle_and_existing_dst_untouched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     evil = tmp_path / "evil.pt"
     torch.save({"conv1.weight": torch.zeros(1), "payload": object()}, evil)
     dst = tmp_path / "out.keras"
@@ -88,13 +99,20 @@ def test_refused_pickle_and_existing_dst_untouched(tmp_path: Path, capsys: pytes
     assert main([str(evil), str(dst)]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(evil) in err and "refused" in err
-    assert dst.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["evil.pt", "out.keras"]
+    assert dst.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "evil.pt",
+        "out.keras",
+    ]
 
 
 def test_console_script_in_subprocess(tmp_path: Path, keras_file: Path, random_model: keras.Model) -> None:
     dst = tmp_path / "sub.pt"
-    run = subprocess.run([sys.executable, "-m", "parity.convert_cli", str(keras_file), str(dst)],
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "parity.convert_cli", str(keras_file), str(dst)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     from parity import torch_to_keras
 

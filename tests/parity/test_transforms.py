@@ -11,11 +11,20 @@ from parity import transforms as T
 from parity.mapping import build_mapping
 from sepconv.spec import REFERENCE
 
-SHAPES = {"identity": (7,), "conv": (3, 3, 2, 5), "depthwise": (3, 3, 6, 1), "pointwise": (1, 1, 4, 6), "dense": (9, 4)}
+SHAPES = {
+    "identity": (7,),
+    "conv": (3, 3, 2, 5),
+    "depthwise": (3, 3, 6, 1),
+    "pointwise": (1, 1, 4, 6),
+    "dense": (9, 4),
+}
 
 
-@pytest.mark.parametrize("transform", [T.IDENTITY, T.CONV, T.DEPTHWISE, T.POINTWISE, T.DENSE, T.flatten_dense(3, 2, 4)],
-                         ids=lambda t: t.name)
+@pytest.mark.parametrize(
+    "transform",
+    [T.IDENTITY, T.CONV, T.DEPTHWISE, T.POINTWISE, T.DENSE, T.flatten_dense(3, 2, 4)],
+    ids=lambda t: t.name,
+)
 def test_round_trip_is_bit_exact(transform: T.Transform) -> None:
     shape = SHAPES.get(transform.name, (24, 5))
     a = np.random.default_rng(0).standard_normal(shape)
@@ -37,7 +46,9 @@ def test_flatten_dense_matches_both_flatten_orders() -> None:
     rng = np.random.default_rng(1)
     fmap, kernel = rng.standard_normal((h, w, c)), rng.standard_normal((h * w * c, out))
     keras_y = fmap.reshape(-1) @ kernel  # Keras: Flatten of (h, w, c)
-    torch_y = T.flatten_dense(h, w, c).to_torch(kernel) @ fmap.transpose(2, 0, 1).reshape(-1)  # PyTorch: (c, h, w)
+    torch_y = T.flatten_dense(h, w, c).to_torch(kernel) @ fmap.transpose(2, 0, 1).reshape(
+        -1
+    )  # PyTorch: (c, h, w)
     assert np.allclose(keras_y, torch_y, rtol=0, atol=1e-12)
     assert not np.allclose(keras_y, T.DENSE.to_torch(kernel) @ fmap.transpose(2, 0, 1).reshape(-1))
 

@@ -12,12 +12,16 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
+import lightning as L
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities import rank_zero_only
 
 from sepconv_torch.callbacks import LearningCurves, ProbabilityWriter
-from sepconv_torch.checkpoints import find_checkpoint
+from sepconv_torch.checkpoints import AtomicCheckpointIO, find_checkpoint
 from sepconv_torch.data import FashionMNISTDataModule
 from sepconv_torch.lit_module import SepConvLitModule
 
@@ -52,6 +56,13 @@ class SepConvCLI(LightningCLI):
         parser.add_lightning_class_args(LearningCurves, "curves")
         parser.add_lightning_class_args(ProbabilityWriter, "predictions")
 
+    def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
+        """The configured trainer; it writes checkpoints atomically unless another checkpoint IO is set."""
+        trainer = super().instantiate_trainer(**kwargs)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+        return trainer
+
     def _resolve_ckpt_path(self) -> None:
         config = self.config_init[self.subcommand]
         which = config.get("ckpt_path")
@@ -60,7 +71,7 @@ class SepConvCLI(LightningCLI):
             if which == "best" and callback is not None and callback.best_model_path:
                 return  # fitted in this process: Lightning knows
             config["ckpt_path"] = str(find_checkpoint(self.trainer.default_root_dir, which))
-            print(f"sepconv-torch: ckpt_path={which!r} -> {config['ckpt_path']}")
+            rank_zero_only(print)(f"sepconv-torch: ckpt_path={which!r} -> {config['ckpt_path']}")
 
     def before_fit(self) -> None:
         self._resolve_ckpt_path()

@@ -17,7 +17,7 @@ import json
 import os
 from typing import Any
 
-__all__ = ["STRATEGIES", "is_chief", "make_strategy", "num_workers"]
+__all__ = ["STRATEGIES", "is_chief", "make_strategy", "num_workers", "prepare_multi_worker"]
 
 STRATEGIES: tuple[str, ...] = ("default", "mirrored", "multi-worker")
 
@@ -68,3 +68,31 @@ def is_chief(strategy: Any) -> bool:
 def num_workers(strategy: Any) -> int:
     """Processes taking part in training (1 unless multi-worker)."""
     return int(getattr(getattr(strategy, "extended", None), "_num_workers", 1) or 1)
+
+
+def prepare_multi_worker(model: Any, strategy: Any, x: Any, y: Any) -> None:
+    """Build ``model``'s optimizer and metrics from a local batch ``(x, y)`` before a multi-worker ``fit``.
+
+    Keras 3's ``fit`` builds them from the first distributed batch by a ``strategy.reduce`` that fails
+    under ``MultiWorkerMirroredStrategy`` ("Attempt to convert a value (PerReplica...)", keras-team/keras
+    issue 20585). Building here, in the strategy's scope, and skipping that step does the same work.
+    The same issue makes ``fit`` reduce its scalar logs with ``strategy.reduce("MEAN", v, axis=0)``,
+    which fails on scalars: this strategy's ``reduce`` averages scalars over the replicas instead.
+    """
+    with strategy.scope():
+        model._symbolic_build(data_batch=(x, y))
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    reduce = strategy.reduce
+
+    def reduce_scalars_too(reduce_op: Any, value: Any, axis: int | None = None) -> Any:
+        local = strategy.experimental_local_results(value)
+        if (
+            axis is not None
+            and local
+            and getattr(local[0], "shape", None) is not None
+            and local[0].shape.rank == 0
+        ):
+            axis = None
+        return reduce(reduce_op, value, axis=axis)
+
+    strategy.reduce = reduce_scalars_too

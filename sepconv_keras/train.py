@@ -75,7 +75,7 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     from sepconv.data import load_splits
     from sepconv.recipes import load_recipe
     from sepconv_keras.data import make_dataset, train_stream
-    from sepconv_keras.distribute import is_chief, make_strategy
+    from sepconv_keras.distribute import is_chief, make_strategy, prepare_multi_worker
     from sepconv_keras.model import build_model
     from sepconv_keras.resume import RunHistory, backed_up_epochs
 
@@ -150,6 +150,8 @@ def train(args: argparse.Namespace) -> dict[str, float]:
                 str(out / "fashion_mnist_model.h5"), monitor="val_loss", save_best_only=True
             )
         )
+    if multi_worker:
+        prepare_multi_worker(model, strategy, splits.x_train[:2], splits.y_train[:2])
     history = RunHistory(backup, restore=list(callbacks), write=not multi_worker)
     callbacks.append(history)
     if not multi_worker:  # last: it saves after the others have seen the epoch

@@ -16,10 +16,41 @@ from typing import Any
 
 import keras
 
-__all__ = ["RunHistory", "backed_up_epochs"]
+__all__ = ["RunHistory", "backed_up_epochs", "recover_backup"]
 
 METADATA = "training_metadata.json"  # written by keras.callbacks.BackupAndRestore
+WEIGHTS = "latest.weights.h5"
 HISTORY = "history.json"
+
+
+def recover_backup(backup_dir: Path) -> bool:
+    """Fall back to the previous backup when a kill cut the latest one short; True if it did.
+
+    ``BackupAndRestore(double_checkpoint=True)`` keeps the previous epoch's files as ``*.bkp``, but
+    writes the latest in place. Keras falls back to them only once ``fit`` has started, after the
+    training batches were already laid out from the (newer) epoch count, so the check is made here first.
+    """
+    import h5py
+
+    weights = backup_dir / WEIGHTS
+    if not weights.exists():
+        return False
+    try:
+        with h5py.File(weights, "r"):
+            return False
+    except OSError:
+        previous = backup_dir / f"{WEIGHTS}.bkp"
+        if not previous.is_file():
+            raise ValueError(
+                f"--resume: {weights} is damaged and there is no previous backup beside it"
+            ) from None
+    os.replace(previous, weights)
+    metadata, old_metadata = backup_dir / METADATA, backup_dir / f"{METADATA}.bkp"
+    if old_metadata.is_file():
+        os.replace(old_metadata, metadata)
+    else:
+        metadata.unlink(missing_ok=True)
+    return True
 
 
 def backed_up_epochs(backup_dir: Path) -> int:

@@ -77,7 +77,7 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     from sepconv_keras.data import make_dataset, train_stream
     from sepconv_keras.distribute import is_chief, make_strategy, prepare_multi_worker
     from sepconv_keras.model import build_model
-    from sepconv_keras.resume import RunHistory, backed_up_epochs
+    from sepconv_keras.resume import RunHistory, backed_up_epochs, recover_backup
 
     strategy = make_strategy(args.strategy, args.cpu_replicas)  # before any other TensorFlow work
 
@@ -103,6 +103,8 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     out = final_out if chief else Path(tempfile.mkdtemp(prefix="sepconv-keras-worker-"))
     out.mkdir(parents=True, exist_ok=True)
     backup = out / "backup"
+    if args.resume and recover_backup(backup):
+        print(f"sepconv-keras: the latest backup in {backup} was cut short; resuming from the one before")
     first_epoch = backed_up_epochs(backup)
     if first_epoch and not args.resume:
         raise ValueError(
@@ -155,7 +157,7 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     history = RunHistory(backup, restore=list(callbacks), write=not multi_worker)
     callbacks.append(history)
     if not multi_worker:  # last: it saves after the others have seen the epoch
-        callbacks.append(keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=True))
+        callbacks.append(keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True))
     model.fit(
         train_ds,
         epochs=epochs,

@@ -31,6 +31,17 @@ def make_strategy(name: str, cpu_replicas: int | None = None) -> Any:
             f"--cpu-replicas needs --strategy mirrored and a positive count, received "
             f"--strategy {name} --cpu-replicas {cpu_replicas}"
         )
+    if name == "multi-worker":
+        config = os.environ.get("TF_CONFIG")
+        if not config:
+            raise ValueError(
+                "--strategy multi-worker: TF_CONFIG is not set; it must describe the cluster, e.g. "
+                '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'
+            )
+        try:
+            json.loads(config)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"--strategy multi-worker: TF_CONFIG is not valid JSON ({e})") from e
     from sepconv.compat import import_tensorflow
 
     tf = import_tensorflow()
@@ -44,16 +55,6 @@ def make_strategy(name: str, cpu_replicas: int | None = None) -> Any:
             cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_replicas
         )
         return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
-    config = os.environ.get("TF_CONFIG")
-    if not config:
-        raise ValueError(
-            "--strategy multi-worker: TF_CONFIG is not set; it must describe the cluster, e.g. "
-            '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'
-        )
-    try:
-        json.loads(config)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"--strategy multi-worker: TF_CONFIG is not valid JSON ({e})") from e
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 

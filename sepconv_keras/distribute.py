@@ -36,7 +36,8 @@ def make_strategy(name: str, cpu_replicas: int | None = None) -> Any:
         if not config:
             raise ValueError(
                 "--strategy multi-worker: TF_CONFIG is not set; it must describe the cluster, e.g. "
-                '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'
+                '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                '"task": {"type": "worker", "index": 0}}'
             )
         try:
             json.loads(config)

@@ -1,4 +1,4 @@
-"""sepconv_keras.distribute.make_strategy refuses bad combinations before TensorFlow is imported."""
+"""sepconv_keras.distribute.make_strategy: unknown strategies, bad combinations, a missing TF_CONFIG."""
 
 from __future__ import annotations
 

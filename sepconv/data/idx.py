@@ -117,7 +117,8 @@ def read_idx(path: Path, spec: IdxFile | None = None, *, verify: bool = True) ->
         if bad.size:
             raise FashionMNISTError(
                 f"{path}: label {int(array[bad[0]])} at index {int(bad[0])} out of range, "
-                f"expected 0..{NUM_CLASSES - 1} ({bad.size} such labels)"
+                f"expected 0..{NUM_CLASSES - 1}"
+                + (f" ({bad.size} labels out of range)" if bad.size > 1 else "")
             )
     if verify:
         digest = hashlib.sha256(data).hexdigest()

@@ -84,13 +84,13 @@ def check_checkpoint(path: str | Path, module: nn.Module | None = None) -> dict[
     if module is not None:
         expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
         found = {k: tuple(getattr(v, "shape", ())) for k, v in checkpoint["state_dict"].items()}
-        problems = [f"missing {k}" for k in expected if k not in found]
-        problems += [f"unexpected {k}" for k in found if k not in expected]
-        problems += [
+        problems = [
             f"{k}: expected shape {expected[k]}, found {found[k]}"
             for k in expected
             if k in found and expected[k] != found[k]
         ]
+        problems += [f"missing {k}" for k in expected if k not in found]
+        problems += [f"unexpected {k}" for k in found if k not in expected]
         if problems:
             shown = "; ".join(problems[:4]) + (
                 f"; ... ({len(problems)} problems)" if len(problems) > 4 else ""

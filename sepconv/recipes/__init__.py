@@ -32,6 +32,7 @@ __all__ = [
     "Recipe",
     "RecipeError",
     "check_lightning_config",
+    "check_value",
     "load_recipe",
     "parse_recipe",
     "read_yaml",
@@ -99,6 +100,11 @@ def recipe_rules() -> dict[str, tuple[Rule, str | None]]:
     }
     rules.update({rule.name: (rule, None) for rule in TORCH_ONLY})
     return rules
+
+
+def check_value(name: str, value: Any, label: str | None = None) -> Any:
+    """Check one value against the rule of key ``name`` (``"model.lr"``); see :meth:`Rule.check`."""
+    return recipe_rules()[name][0].check(value, label)
 
 
 def check_warmup(warmup_epochs: float, epochs: int) -> None:

@@ -52,8 +52,10 @@ class FiniteGuard(L.Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss.detach()).all()):
-            value = float(loss.detach().float().mean())
+        bad = isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss.detach()).all())
+        # every process stops together (under DDP one rank alone raising would leave the others waiting)
+        if trainer.strategy.reduce_boolean_decision(bad, all=False):
+            value = float(loss.detach().float().mean()) if bad else "on another process"
             raise TrainingError(
                 f"training diverged: non-finite training loss ({value}) at epoch {trainer.current_epoch + 1}"
                 f", batch {batch_idx + 1} (global step {trainer.global_step}); stopped, {_kept(trainer)}; "

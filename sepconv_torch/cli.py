@@ -154,6 +154,9 @@ def _keep_tensorflow_out() -> None:
     sys.modules.setdefault("tensorflow", None)  # type: ignore[arg-type]
 
 
+_INFO_HANDLER = "sepconv-info-to-stdout"
+
+
 def _info_to_stdout() -> None:
     """Send Lightning's informational log lines (``GPU available``, ``Seed set``) to stdout.
 
@@ -161,9 +164,12 @@ def _info_to_stdout() -> None:
     """
     for name in ("lightning.pytorch", "lightning.fabric"):
         logger = logging.getLogger(name)
+        if any(h.get_name() == _INFO_HANDLER for h in logger.handlers):
+            continue  # done already in this process
         for handler in list(logger.handlers):
             if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
                 info = logging.StreamHandler(sys.stdout)
+                info.set_name(_INFO_HANDLER)
                 info.addFilter(lambda record: record.levelno < logging.WARNING)
                 info.setFormatter(handler.formatter)
                 handler.setLevel(max(handler.level, logging.WARNING))

@@ -61,3 +61,18 @@ def test_debug_reraises(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_system_exit_passes_through() -> None:
     with pytest.raises(SystemExit):
         run_main("prog", fail(SystemExit(0)), argv=[])
+
+
+def test_torch_entry_point_in_process(tmp_path, capsys) -> None:
+    """``sepconv_torch.cli.cli_main``: status 2 and one line; ``--debug`` is kept from LightningCLI."""
+    from sepconv_torch.cli import cli_main
+
+    recipe = tmp_path / "typo.yaml"
+    recipe.write_text("model:\n  schedule: cosin\n")
+    assert cli_main(["fit", "--config", str(recipe)]) == 2
+    assert capsys.readouterr().err == (
+        f"sepconv-torch: error: {recipe}: model.schedule must be one of 'constant', 'cosine', "
+        "received model.schedule='cosin'\n"
+    )
+    with pytest.raises(RecipeError):
+        cli_main(["fit", "--debug", "--config", str(recipe)])

@@ -10,9 +10,10 @@ defaults; explicit options override it.
 Failures: the recipe, the options and the data are checked before TensorFlow is
 imported, and any error is one line on stderr with a non-zero status
 (:func:`sepconv.errors.run_main`; ``--debug`` shows the traceback). A
-non-finite loss stops training (:class:`NonFiniteStop`, Keras' ``TerminateOnNaN``)
-with status 1 and a message naming the epoch and batch; ``best.keras`` keeps
-the last good best-``val_loss`` model (a NaN ``val_loss`` never improves).
+non-finite loss stops training at that batch (:class:`NonFiniteStop`, Keras'
+``TerminateOnNaN``) with status 1 and a message naming the epoch and batch;
+nothing is saved after it, so ``best.keras`` keeps the last good best-``val_loss``
+model (and a NaN ``val_loss`` at an epoch's end never counts as an improvement).
 """
 
 from __future__ import annotations
@@ -92,6 +93,11 @@ def recipe_with_options(args: argparse.Namespace) -> Recipe:
         raise RecipeError(f"{recipe_path(args.recipe)} with the command-line options: {e}") from None
 
 
+def _rows(history: dict[str, list[float]]) -> list[dict[str, float]]:
+    """Keras' ``History.history`` (one list per metric) as one dict per epoch."""
+    return [{k: float(v[i]) for k, v in history.items()} for i in range(len(history.get("loss", [])))]
+
+
 def train(args: argparse.Namespace) -> dict[str, float]:
     """Run the recipe; returns the test metrics of the final and the best model.
 
@@ -137,9 +143,8 @@ def train(args: argparse.Namespace) -> dict[str, float]:
         metrics=["accuracy"],
     )
     best = out / "best.keras"
-    guard = NonFiniteStop()
     callbacks: list[keras.callbacks.Callback] = [
-        guard,
+        NonFiniteStop(best, steps),
         keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard")),
         keras.callbacks.ModelCheckpoint(str(best), monitor="val_loss", save_best_only=True),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=5, min_delta=1e-3),
@@ -150,19 +155,21 @@ def train(args: argparse.Namespace) -> dict[str, float]:
                 str(out / "fashion_mnist_model.h5"), monitor="val_loss", save_best_only=True
             )
         )
-    history = model.fit(
-        train_ds,
-        epochs=epochs,
-        steps_per_epoch=args.steps_per_epoch,
-        validation_data=val_ds,
-        callbacks=callbacks,
-        shuffle=False,  # the dataset reshuffles itself, seeded
-        verbose=args.verbose,
-    ).history
-    rows = [{k: float(v[i]) for k, v in history.items()} for i in range(len(history["loss"]))]
+    try:
+        history = model.fit(
+            train_ds,
+            epochs=epochs,
+            steps_per_epoch=args.steps_per_epoch,
+            validation_data=val_ds,
+            callbacks=callbacks,
+            shuffle=False,  # the dataset reshuffles itself, seeded
+            verbose=args.verbose,
+        ).history
+    except TrainingError:  # a non-finite loss: keep the curves of the completed epochs, then report it
+        write_curves(_rows(model.history.history), out, title="sepconv (Keras)")
+        raise
+    rows = _rows(history)
     write_curves(rows, out, title="sepconv (Keras)")
-    if guard.where is not None:
-        raise TrainingError(guard.message(steps, best))
 
     test_ds = make_dataset(splits.x_test, splits.y_test, 500)
     final = model.evaluate(test_ds, verbose=0, return_dict=True)

@@ -141,6 +141,9 @@ def test_keras_divergence_keeps_best(tmp_path: Path, lr: str) -> None:
     diverged(proc, "sepconv-keras")
     out = tmp_path / "out"
     assert not (out / "test_metrics.json").exists()
+    assert (out / "metrics.csv").is_file()  # the curves of the epochs before
+    if lr == "2":
+        assert (out / "best.keras").exists(), "the recipe must train at least one good epoch"
     if (out / "best.keras").exists():
         assert f"kept: best {out / 'best.keras'}" in proc.stderr
         model = keras.models.load_model(out / "best.keras", safe_mode=True, compile=False)

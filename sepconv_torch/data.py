@@ -74,8 +74,8 @@ class FashionMNISTDataModule(L.LightningDataModule):
     """55,000 / 5,000 / 10,000 standardised Fashion-MNIST images, ``(1, 28, 28)`` float32 each.
 
     Args:
-        data_dir: where the four ``.gz`` files are; ``None`` searches the usual places
-            (see :mod:`sepconv.data.locate`).
+        data_dir: where the four ``.gz`` files are, used alone (missing files are downloaded there or
+            refused); ``None``: ``$SEPCONV_DATA_DIR``, else the usual places (see :mod:`sepconv.data.locate`).
         batch_size: training batch size (the reference: 32).
         eval_batch_size: batch size for validation, test and predict (does not change results).
         num_workers: DataLoader workers.

@@ -13,6 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from sepconv.compat import guard_triton
 from sepconv.init import Initializer
+from sepconv.recipes import check_value
 from sepconv.schedule import Schedule, lr_factor
 from sepconv.spec import NUM_CLASSES
 from sepconv_torch.model import build_model
@@ -47,8 +48,15 @@ class SepConvLitModule(L.LightningModule):
         channels_last: bool = True,
     ) -> None:
         super().__init__()
-        if lr <= 0:
-            raise ValueError(f"lr must be positive, received lr={lr}")
+        for name, value in (
+            ("lr", lr),
+            ("momentum", momentum),
+            ("nesterov", nesterov),
+            ("schedule", schedule),
+            ("warmup_epochs", warmup_epochs),
+            ("initializer", initializer),
+        ):
+            check_value(f"model.{name}", value, label=name)  # the recipes' rules: a RecipeError names it
         self.save_hyperparameters(ignore=["net"])
         self.net = net if net is not None else build_model(initializer=initializer)
         if channels_last:

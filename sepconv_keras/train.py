@@ -7,6 +7,12 @@ from :func:`sepconv_keras.build_model`, SGD / sparse categorical cross-entropy
 the test evaluation (``test_metrics.json``). A recipe (``--recipe``) sets the
 defaults; explicit options override it.
 
+``--strategy mirrored|multi-worker`` trains with ``tf.distribute`` (see
+:mod:`sepconv_keras.distribute`). Each epoch is backed up (``BackupAndRestore``);
+``--resume`` continues a killed run where its last epoch ended, and ends as the
+uninterrupted run would (see :mod:`sepconv_keras.resume`). Op determinism is on:
+the same seed gives the same weights.
+
 Failures: the recipe, the options and the data are checked before TensorFlow is
 imported, and any error is one line on stderr with a non-zero status
 (:func:`sepconv.errors.run_main`; ``--debug`` shows the traceback). A
@@ -22,7 +28,9 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -63,6 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="random seed (recipe: 42)")
     p.add_argument("--h5", action="store_true", help="also keep the reference's fashion_mnist_model.h5")
     p.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity")
+    p.add_argument(
+        "--strategy",
+        default="default",
+        choices=("default", "mirrored", "multi-worker"),
+        help="tf.distribute strategy: one device, all GPUs of this machine, or a TF_CONFIG cluster",
+    )
+    p.add_argument(
+        "--cpu-replicas", type=int, help="with --strategy mirrored: split the CPU into this many replicas"
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="continue the interrupted run backed up in --output-dir"
+    )
     for where in (parser, p):
         where.add_argument(
             "--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of an error"
@@ -93,11 +113,6 @@ def recipe_with_options(args: argparse.Namespace) -> Recipe:
         raise RecipeError(f"{recipe_path(args.recipe)} with the command-line options: {e}") from None
 
 
-def _rows(history: dict[str, list[float]]) -> list[dict[str, float]]:
-    """Keras' ``History.history`` (one list per metric) as one dict per epoch."""
-    return [{k: float(v[i]) for k, v in history.items()} for i in range(len(history.get("loss", [])))]
-
-
 def train(args: argparse.Namespace) -> dict[str, float]:
     """Run the recipe; returns the test metrics of the final and the best model.
 
@@ -105,30 +120,59 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     """
     from sepconv.data import load_splits
 
+    multi_worker = args.strategy == "multi-worker"
+    if multi_worker and args.resume:
+        raise ValueError(
+            "--resume is not supported with --strategy multi-worker (each worker would need its backup)"
+        )
     recipe = recipe_with_options(args)
     splits = load_splits(recipe.data_dir, download=recipe.download and not args.no_download)
 
     from sepconv.compat import import_tensorflow
 
-    import_tensorflow()
+    tf = import_tensorflow()
     import keras
 
     from sepconv.curves import write_curves
-    from sepconv_keras.data import augmentation, make_dataset
+    from sepconv_keras.data import make_dataset, train_stream
+    from sepconv_keras.distribute import is_chief, make_strategy, prepare_multi_worker
     from sepconv_keras.model import build_model
     from sepconv_keras.nonfinite import NonFiniteStop
+    from sepconv_keras.resume import RunHistory, backed_up_epochs, recover_backup
+
+    strategy = make_strategy(args.strategy, args.cpu_replicas)  # before any other TensorFlow work
 
     epochs, batch_size, lr, seed = recipe.epochs, recipe.batch_size, recipe.lr, recipe.seed
     keras.utils.set_random_seed(seed)
-    out = Path(args.output_dir)
+    tf.config.experimental.enable_op_determinism()
+    chief = is_chief(strategy)
+    # Other workers of a cluster write their (identical) files into a scratch directory.
+    out = Path(args.output_dir) if chief else Path(tempfile.mkdtemp(prefix="sepconv-keras-worker-"))
     out.mkdir(parents=True, exist_ok=True)
+    backup = out / "backup"
+    if args.resume and recover_backup(backup):
+        print(f"sepconv-keras: the latest backup in {backup} was cut short; resuming from the one before")
+    first_epoch = backed_up_epochs(backup)
+    if first_epoch and not args.resume:
+        raise ValueError(
+            f"{backup} holds the backup of an interrupted run (after epoch {first_epoch}); "
+            "pass --resume to continue it, or delete the directory to start again"
+        )
 
-    augment = augmentation(splits.background, seed) if recipe.augment else None
-    train_ds = make_dataset(
-        splits.x_train, splits.y_train, batch_size, shuffle=True, seed=seed, augment=augment
-    )
-    val_ds = make_dataset(splits.x_val, splits.y_val, 500)
     steps = args.steps_per_epoch or -(-len(splits.y_train) // batch_size)
+    shard = tf.data.Options()
+    shard.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    train_ds = train_stream(
+        splits.x_train,
+        splits.y_train,
+        batch_size,
+        seed=seed,
+        first_epoch=first_epoch,
+        epochs=epochs,
+        steps=steps,
+        background=splits.background if recipe.augment else None,
+    ).with_options(shard)
+    val_ds = make_dataset(splits.x_val, splits.y_val, 500).with_options(shard)
 
     schedule: float | keras.optimizers.schedules.LearningRateSchedule = lr
     if recipe.schedule == "cosine":
@@ -136,12 +180,13 @@ def train(args: argparse.Namespace) -> dict[str, float]:
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, decay_steps=total - warmup, warmup_target=lr, warmup_steps=warmup
         )
-    model = build_model(initializer=recipe.initializer, seed=seed)
-    model.compile(
-        optimizer=keras.optimizers.SGD(schedule, momentum=recipe.momentum, nesterov=recipe.nesterov),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    with strategy.scope():
+        model = build_model(initializer=recipe.initializer, seed=seed)
+        model.compile(
+            optimizer=keras.optimizers.SGD(schedule, momentum=recipe.momentum, nesterov=recipe.nesterov),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
     best = out / "best.keras"
     callbacks: list[keras.callbacks.Callback] = [
         NonFiniteStop(best, steps),
@@ -155,23 +200,33 @@ def train(args: argparse.Namespace) -> dict[str, float]:
                 str(out / "fashion_mnist_model.h5"), monitor="val_loss", save_best_only=True
             )
         )
+    if multi_worker:
+        prepare_multi_worker(model, strategy, splits.x_train[:2], splits.y_train[:2])
+    history = RunHistory(backup, restore=list(callbacks), write=not multi_worker)
+    callbacks.append(history)
+    if not multi_worker:  # last: it saves after the others have seen the epoch
+        callbacks.append(keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True))
     try:
-        history = model.fit(
+        model.fit(
             train_ds,
             epochs=epochs,
-            steps_per_epoch=args.steps_per_epoch,
+            steps_per_epoch=steps,
             validation_data=val_ds,
             callbacks=callbacks,
-            shuffle=False,  # the dataset reshuffles itself, seeded
+            shuffle=False,  # the stream is shuffled per epoch from (seed, epoch)
             verbose=args.verbose,
-        ).history
+        )
     except TrainingError:  # a non-finite loss: keep the curves of the completed epochs, then report it
-        write_curves(_rows(model.history.history), out, title="sepconv (Keras)")
+        if chief:
+            write_curves(history.rows, out, title="sepconv (Keras)")
+        shutil.rmtree(backup, ignore_errors=True)  # the run is over: a rerun starts afresh, not from here
         raise
-    rows = _rows(history)
-    write_curves(rows, out, title="sepconv (Keras)")
+    rows = history.rows
+    model.save(out / "last.keras")  # the final model (every worker saves: scratch files off the chief)
+    if chief:
+        write_curves(rows, out, title="sepconv (Keras)")
 
-    test_ds = make_dataset(splits.x_test, splits.y_test, 500)
+    test_ds = make_dataset(splits.x_test, splits.y_test, 500).with_options(shard)
     final = model.evaluate(test_ds, verbose=0, return_dict=True)
     best_model = keras.models.load_model(best, safe_mode=True, compile=False)
     best_model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -183,8 +238,11 @@ def train(args: argparse.Namespace) -> dict[str, float]:
         "best_test_accuracy": float(best_metrics["accuracy"]),
         "epochs_run": len(rows),
     }
-    (out / "test_metrics.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    if chief:
+        (out / "test_metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+        print(json.dumps(results, indent=2))
+    else:
+        shutil.rmtree(out, ignore_errors=True)
     return results
 
 

@@ -6,21 +6,62 @@ them from disk instead: the newest ``**/checkpoints/last.ckpt`` under the
 root directory, and the best path recorded in that checkpoint's
 ``ModelCheckpoint`` state. :func:`check_checkpoint` refuses, naming the file
 (and the layer), a checkpoint that is missing, unreadable, or of another model.
+
+:class:`AtomicCheckpointIO` writes every checkpoint to a temporary file in the
+target's directory, flushes it to disk and renames it over the target, so a
+kill at any moment leaves either the previous or the new checkpoint, whole.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from torch import nn
 
 from sepconv.errors import InputError
 
-__all__ = ["check_checkpoint", "find_checkpoint"]
+__all__ = ["AtomicCheckpointIO", "check_checkpoint", "find_checkpoint"]
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """``torch.save`` to ``<dir>/.<name>.*.tmp``, ``fsync``, then ``os.replace`` onto ``<dir>/<name>``.
+
+    (Lightning's own writer stages the file in the system temp directory and moves it, which is a
+    copy in place when that directory is on another file system.)
+    """
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
+        if storage_options is not None:
+            raise TypeError(f"AtomicCheckpointIO.save_checkpoint: storage_options are not supported ({path})")
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        umask = os.umask(0)
+        os.umask(umask)
+        try:
+            os.chmod(tmp, 0o666 & ~umask)  # as open() would create it (mkstemp makes it private)
+            with os.fdopen(fd, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # the rename itself survives a crash of the machine
+        finally:
+            os.close(dir_fd)
 
 
 def _best_from_last(last: Path) -> Path | None:
@@ -39,7 +80,7 @@ def find_checkpoint(root: str | Path, which: str) -> Path:
     """The ``best`` or ``last`` checkpoint of the newest run under ``root``; ``FileNotFoundError`` if none."""
     if which not in ("best", "last"):
         raise ValueError(f"which must be 'best' or 'last', received {which!r}")
-    lasts = sorted(Path(root).glob("**/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+    lasts = sorted(Path(root).glob("**/checkpoints/last.ckpt"), key=lambda p: (p.stat().st_mtime_ns, str(p)))
     if not lasts:
         raise FileNotFoundError(
             f"ckpt_path={which!r}: no checkpoints/last.ckpt under {Path(root).resolve()}; "

@@ -20,15 +20,19 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import lightning as L
 from jsonargparse import ArgumentError
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities import rank_zero_only
 
 from sepconv.errors import InputError, run_main
 from sepconv.recipes import check_lightning_config
 from sepconv_torch.callbacks import LearningCurves, ProbabilityWriter
-from sepconv_torch.checkpoints import check_checkpoint, find_checkpoint
+from sepconv_torch.checkpoints import AtomicCheckpointIO, check_checkpoint, find_checkpoint
 from sepconv_torch.data import FashionMNISTDataModule
 from sepconv_torch.finite import FiniteGuard
 from sepconv_torch.lit_module import SepConvLitModule
@@ -94,6 +98,13 @@ class SepConvCLI(LightningCLI):
         if ckpt_path and ckpt_path not in _NAMED_CKPTS:
             check_checkpoint(ckpt_path)
 
+    def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
+        """The configured trainer; it writes checkpoints atomically unless another checkpoint IO is set."""
+        trainer = super().instantiate_trainer(**kwargs)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+        return trainer
+
     def _resolve_ckpt_path(self) -> None:
         config = self.config_init[self.subcommand]
         which = config.get("ckpt_path")
@@ -102,7 +113,7 @@ class SepConvCLI(LightningCLI):
             if which == "best" and callback is not None and callback.best_model_path:
                 return  # fitted in this process: Lightning knows
             config["ckpt_path"] = str(find_checkpoint(self.trainer.default_root_dir, which))
-            print(f"sepconv-torch: ckpt_path={which!r} -> {config['ckpt_path']}")
+            rank_zero_only(print)(f"sepconv-torch: ckpt_path={which!r} -> {config['ckpt_path']}")
         if config.get("ckpt_path") and config["ckpt_path"] not in _NAMED_CKPTS:
             check_checkpoint(config["ckpt_path"], self.model)
 

@@ -11,10 +11,12 @@ from sepconv.init import Initializer
 from sepconv.spec import INPUT_SHAPE, REFERENCE, LayerSpec, input_features, validate_spec
 from sepconv_torch.blocks import SeparableConv2d
 from sepconv_torch.init import keras_init_
+from sepconv_torch.ops import SELU
 
 __all__ = ["SepConvNet", "build_model"]
 
-_ACTIVATIONS: dict[str, type[nn.Module]] = {"selu": nn.SELU, "elu": nn.ELU, "relu": nn.ReLU}
+# SELU without expm1 (sepconv_torch.ops): the same function, fast on every x86 host
+_ACTIVATIONS: dict[str, type[nn.Module]] = {"selu": SELU, "elu": nn.ELU, "relu": nn.ReLU}
 
 
 def _make_layer(layer: LayerSpec, in_features: int) -> nn.Module:

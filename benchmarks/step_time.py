@@ -20,6 +20,7 @@ FashionMNISTDataModule())`` with the CLI's defaults: ``deterministic=True``, pro
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -133,7 +134,7 @@ def worker_lightning(steps: int, warmup: int) -> dict[str, float]:
     L.seed_everything(0, verbose=False)
     data = FashionMNISTDataModule(download=False)
     trainer.fit(SepConvLitModule(), datamodule=data)
-    times = [b - a for a, b in zip(timer.starts, timer.starts[1:])]
+    times = [b - a for a, b in itertools.pairwise(timer.starts)]
     predict = L.Trainer(logger=False, accelerator="cpu", enable_progress_bar=False)
     data.hparams.eval_batch_size = 256
     start = time.perf_counter()
@@ -174,7 +175,7 @@ def worker_keras(steps: int, warmup: int) -> dict[str, float]:
     timer = Timer()
     train = make_dataset(splits.x_train, splits.y_train, 32, shuffle=True, seed=0)
     model.fit(train, epochs=1, steps_per_epoch=steps, callbacks=[timer], verbose=0)
-    times = [b - a for a, b in zip(timer.starts, timer.starts[1:])]
+    times = [b - a for a, b in itertools.pairwise(timer.starts)]
     x_test = splits.x_test
     model.predict(x_test[:512], batch_size=256, verbose=0)
     start = time.perf_counter()
@@ -275,9 +276,15 @@ def main(argv: list[str] | None = None) -> int:
         step_ratio = f"{row['step_ms'] / ref['step_ms']:.2f}" if ref else "-"
         infer_ratio = f"{row['infer256_ms'] / ref['infer256_ms']:.2f}" if ref else "-"
         gflops = MFLOP_PER_SAMPLE * 32 / row["step_ms"]
-        print(
-            f"| {path} | {row['step_ms']:.2f} | {step_ratio} | {gflops:.0f} | {row['infer256_ms']:.1f} | {infer_ratio} |"
-        )
+        cells = [
+            path,
+            f"{row['step_ms']:.2f}",
+            step_ratio,
+            f"{gflops:.0f}",
+            f"{row['infer256_ms']:.1f}",
+            infer_ratio,
+        ]
+        print("| " + " | ".join(cells) + " |")
     if args.json:
         args.json.write_text(
             json.dumps({"cpu": cpu_model(), "capability": capability, "table": table, "runs": runs}, indent=2)

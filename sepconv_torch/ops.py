@@ -67,7 +67,7 @@ class PointwiseConv2d(nn.Conv2d):
         self.matmul_min_pixels = matmul_min_pixels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape
+        _, c, h, w = x.shape
         if h * w >= self.matmul_min_pixels and c > 1 and x.is_contiguous(memory_format=torch.channels_last):
             y = F.linear(x.permute(0, 2, 3, 1), self.weight.reshape(self.out_channels, c), self.bias)
             return y.permute(0, 3, 1, 2)

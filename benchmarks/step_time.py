@@ -215,7 +215,8 @@ def profile(steps: int) -> None:
         for _ in range(steps):
             step()
     print(
-        f"CPU: {cpu_model()}; PyTorch {torch.__version__}, capability {torch.backends.cpu.get_cpu_capability()}"
+        f"CPU: {cpu_model()}; PyTorch {torch.__version__}, "
+        f"capability {torch.backends.cpu.get_cpu_capability()}"
     )
     print(prof.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=25))
 
@@ -265,10 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     ref = table.get("keras")
     print(
-        f"CPU: {cpu_model()}; {os.cpu_count()} logical cores; PyTorch {torch.__version__}, capability {capability}"
+        f"CPU: {cpu_model()}; {os.cpu_count()} logical cores; "
+        f"PyTorch {torch.__version__}, capability {capability}"
     )
     print(
-        f"medians of {args.rounds} interleaved rounds, {args.steps - args.warmup} steady steps each, batch 32\n"
+        f"medians of {args.rounds} interleaved rounds, "
+        f"{args.steps - args.warmup} steady steps each, batch 32\n"
     )
     print("| path | ms per step | vs Keras | GFLOP/s | inference ms / 256 | vs Keras |")
     print("|---|---|---|---|---|---|")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sepconv_torch.ops import PointwiseConv2d
-
 __all__ = ["SeparableConv2d"]
 
 
@@ -27,7 +25,7 @@ class SeparableConv2d(nn.Module):
         self.conv_dw = nn.Conv2d(
             in_channels, in_channels, kernel_size, padding=padding, groups=in_channels, bias=False
         )
-        self.conv_pw = PointwiseConv2d(in_channels, out_channels)
+        self.conv_pw = nn.Conv2d(in_channels, out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv_pw(self.conv_dw(x))

@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from parity import transforms as T
-from parity.mapping import build_mapping
+from parity.converter import transforms as T
+from parity.converter.mapping import build_mapping
 from sepconv.spec import REFERENCE
 
 SHAPES = {

@@ -25,7 +25,7 @@ __all__ = ["convert_file", "main"]
 
 
 def convert_file(src: str | Path, dst: str | Path) -> Path:
-    """Convert ``src`` to ``dst`` (formats by extension); ``WeightFileError`` naming the file on any problem."""
+    """Convert ``src`` to ``dst`` (formats by extension); ``WeightFileError`` naming the file if refused."""
     src, dst = Path(src), Path(dst)
     target = format_of(dst)  # an unknown DST extension fails before SRC is read
     model = load_weights_file(src)

@@ -34,7 +34,10 @@ def _rows(spec: Sequence[LayerSpec], transforms: TransformSet, rows: Sequence[Ro
 
 
 def keras_copy(
-    src: Model, dtype: str | None = None, spec: Sequence[LayerSpec] = REFERENCE, rows: Sequence[Row] | None = None
+    src: Model,
+    dtype: str | None = None,
+    spec: Sequence[LayerSpec] = REFERENCE,
+    rows: Sequence[Row] | None = None,
 ) -> keras.Model:
     """A new reference Keras model of ``dtype`` (default: ``src``'s) holding ``src``'s weights.
 
@@ -70,9 +73,12 @@ def _source(src: Any, framework: str, caller: str) -> Any:
         if framework_of(loaded) != framework:
             raise TypeError(f"{caller}: {src} holds {framework_of(loaded)} weights; it needs {accepted}")
         return loaded
-    ok = isinstance(src, keras.Model | StoredKerasModel) if framework == "keras" else isinstance(
-        src, nn.Module
-    ) or (isinstance(src, Mapping) and all(isinstance(v, torch.Tensor) for v in src.values()))
+    ok = (
+        isinstance(src, keras.Model | StoredKerasModel)
+        if framework == "keras"
+        else isinstance(src, nn.Module)
+        or (isinstance(src, Mapping) and all(isinstance(v, torch.Tensor) for v in src.values()))
+    )
     if not ok:
         raise TypeError(f"{caller}: expected {accepted}, received {type(src).__name__}")
     return src

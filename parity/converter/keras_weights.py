@@ -112,7 +112,12 @@ def _weighted(model: keras.Model | StoredKerasModel) -> list[_Layer]:
             if layer.weights
         ]
     return [
-        _Layer(layer.name, keras_kind(layer), type(layer).__name__, tuple(_variable_slot(layer, v) for v in layer.weights))
+        _Layer(
+            layer.name,
+            keras_kind(layer),
+            type(layer).__name__,
+            tuple(_variable_slot(layer, v) for v in layer.weights),
+        )
         for layer in weighted_keras_layers(model)
     ]
 
@@ -132,7 +137,11 @@ def keras_slots(model: keras.Model | StoredKerasModel, rows: Sequence[Row]) -> S
             continue
         if layer.kind != row.kind:
             slots.append(
-                Slot(f"Keras layer {layer.name!r} ({layer.class_name}, not a {row.kind})", None, layer=layer.name)
+                Slot(
+                    f"Keras layer {layer.name!r} ({layer.class_name}, not a {row.kind})",
+                    None,
+                    layer=layer.name,
+                )
             )
             continue
         found = [s for s in layer.slots if s.weight == row.keras_weight]

@@ -1,4 +1,4 @@
-"""A :class:`Slot`: one weight of one model, found for one mapping row (names, shape, dtype, reader, writer)."""
+"""A :class:`Slot`: a model's weight for one mapping row: names, shape, dtype, reader, writer."""
 
 from __future__ import annotations
 

@@ -67,7 +67,14 @@ def _slot(key: str, tensor: torch.Tensor, prefix: str) -> Slot:
 
     module, _, name = (prefix + key).rpartition(".")
     return Slot(
-        f"PyTorch {prefix + key!r}", tuple(tensor.shape), torch_dtype_name(tensor), module, name, read, write, tensor
+        f"PyTorch {prefix + key!r}",
+        tuple(tensor.shape),
+        torch_dtype_name(tensor),
+        module,
+        name,
+        read,
+        write,
+        tensor,
     )
 
 
@@ -103,7 +110,9 @@ def torch_slots(obj: nn.Module | Mapping[str, Any], rows: Sequence[Row]) -> Slot
             slots.append(_slot(key, value, prefix))
     used = {k for k in keys if k is not None}
     unexpected = tuple(
-        _slot(k, v, prefix) if isinstance(v, torch.Tensor) else Slot(f"PyTorch {prefix + k!r} ({type(v).__name__})", None)
+        _slot(k, v, prefix)
+        if isinstance(v, torch.Tensor)
+        else Slot(f"PyTorch {prefix + k!r} ({type(v).__name__})", None)
         for k, v in state.items()
         if k not in used
     )

@@ -62,13 +62,35 @@ def _check_row(row: Row, s: Slot, d: Slot, src: str, dst: str, cast: bool) -> li
         if slot.shape != want:
             kind = "missing" if slot.shape is None else "shape"
             found.append(
-                Mismatch(kind, side, row, slot.layer, slot.weight, want, other.dtype, slot.shape, slot.dtype,
-                         slot.label, other.label)
+                Mismatch(
+                    kind,
+                    side,
+                    row,
+                    slot.layer,
+                    slot.weight,
+                    want,
+                    other.dtype,
+                    slot.shape,
+                    slot.dtype,
+                    slot.label,
+                    other.label,
+                )
             )
     if not found and not cast and s.dtype != d.dtype:
         found.append(
-            Mismatch("dtype", "source", row, s.layer, s.weight, row.keras_shape if src == "keras" else row.torch_shape,
-                     d.dtype, s.shape, s.dtype, s.label, d.label)
+            Mismatch(
+                "dtype",
+                "source",
+                row,
+                s.layer,
+                s.weight,
+                row.keras_shape if src == "keras" else row.torch_shape,
+                d.dtype,
+                s.shape,
+                s.dtype,
+                s.label,
+                d.label,
+            )
         )
     return found
 
@@ -95,9 +117,19 @@ def transfer(src: Model, dst: M, rows: Sequence[Row], *, cast: bool = False) -> 
             value = row.transform.to_torch(value) if dst_side == "torch" else row.transform.to_keras(value)
         if value.shape != d.shape:
             mismatches.append(
-                Mismatch("shape", "target", row, d.layer, d.weight, d.shape, d.dtype, value.shape,
-                         str(value.dtype), f"{d.label} (transform {row.transform.name!r} made {value.shape})",
-                         s.label)
+                Mismatch(
+                    "shape",
+                    "target",
+                    row,
+                    d.layer,
+                    d.weight,
+                    d.shape,
+                    d.dtype,
+                    value.shape,
+                    str(value.dtype),
+                    f"{d.label} (transform {row.transform.name!r} made {value.shape})",
+                    s.label,
+                )
             )
         arrays.append(value)
     mismatches += [_unexpected("source", s) for s in source.unexpected]

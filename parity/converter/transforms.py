@@ -1,4 +1,4 @@
-"""Named, reversible layout transforms between Keras and PyTorch weight arrays, and the Flatten permutation (NumPy only).
+"""Named, reversible layouts of Keras and PyTorch weight arrays, and the Flatten permutation (NumPy only).
 
 Every transform is a pure permutation of the array's elements (a transpose,
 possibly after a reshape), so converting is exact in every dtype and a round

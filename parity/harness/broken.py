@@ -27,7 +27,7 @@ __all__ = ["BROKEN_PORTS", "BrokenPort"]
 
 @dataclass(frozen=True)
 class BrokenPort:
-    """A broken port and the names of the checks (see :data:`parity.harness.checks.CHECKS`) that must fail on it."""
+    """A broken port and the names of the checks (in ``CHECKS``) that must fail on it."""
 
     port: Port
     must_fail: tuple[str, ...]
@@ -89,7 +89,7 @@ def _reshaped_pointwise() -> T.Transform:
 
 
 def _wrong_inverse_flatten(h: int, w: int, c: int) -> T.Transform:
-    """Right from Keras to PyTorch; back, it re-applies the (h,w,c) -> (c,h,w) permutation instead of undoing it."""
+    """Right from Keras to PyTorch; back, it re-applies the (h,w,c) -> (c,h,w) permutation again."""
     right = T.flatten_dense(h, w, c)
 
     def to_keras(a: np.ndarray) -> np.ndarray:

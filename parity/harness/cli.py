@@ -47,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="initial weights and batch order (default 0)")
     p.add_argument("--json", type=Path, metavar="PATH", help="write every result and curve as JSON")
-    p.add_argument("--plot", type=Path, metavar="PATH", help="write a PNG of per-layer and per-step differences")
+    p.add_argument(
+        "--plot", type=Path, metavar="PATH", help="write a PNG of per-layer and per-step differences"
+    )
     p.add_argument(
         "--port",
         choices=["reference", *BROKEN_PORTS],
@@ -69,7 +71,9 @@ def check_output_path(path: Path, option: str, suffix: str | None = None) -> Non
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise InputError(f"{option} {path}: not writable")
     if suffix is not None and path.suffix.lower() != suffix:
-        raise InputError(f"{option} {path}: expected a {suffix} file, found {path.suffix or 'no extension'!r}")
+        raise InputError(
+            f"{option} {path}: expected a {suffix} file, found {path.suffix or 'no extension'!r}"
+        )
 
 
 def _start(args: argparse.Namespace) -> keras.Model | None:
@@ -78,7 +82,9 @@ def _start(args: argparse.Namespace) -> keras.Model | None:
         if path is None:
             continue
         if file_kind(path) != want:
-            raise WeightFileError(f"{path}: --{want} needs a {want} weight file, this is a {file_kind(path)} one")
+            raise WeightFileError(
+                f"{path}: --{want} needs a {want} weight file, this is a {file_kind(path)} one"
+            )
         return keras_copy(load_weights_file(path), "float32")
     return None
 

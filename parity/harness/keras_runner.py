@@ -65,7 +65,7 @@ def _loss(model: keras.Model, x: Any, y: Any) -> Any:
 def keras_loss_and_grads(
     model: keras.Model, variables: Sequence[Any], x: np.ndarray, y: np.ndarray
 ) -> tuple[float, list[np.ndarray]]:
-    """Mean cross-entropy from logits and its gradient with respect to each of ``variables`` (Keras layout)."""
+    """Mean cross-entropy from logits and its gradient with respect to each of ``variables`` (Keras)."""
     with tf.GradientTape() as tape:
         loss = _loss(model, tf.constant(x), tf.constant(y))
     grads = tape.gradient(loss, list(variables))

@@ -27,7 +27,7 @@ __all__ = ["REFERENCE_PORT", "Port"]
 
 @dataclass(frozen=True)
 class Port:
-    """``build_torch()`` makes a float32 PyTorch network; the mapping comes from ``spec`` and ``transforms``."""
+    """``build_torch()`` makes a float32 PyTorch network; ``spec`` and ``transforms`` give the mapping."""
 
     name: str
     description: str

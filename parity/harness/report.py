@@ -54,7 +54,7 @@ def _fmt(v: float) -> str:
 
 
 def format_table(report: Report) -> str:
-    """A fixed-width table: check, measured value, tolerance, pass/fail, first diverging layer / worst weight."""
+    """Fixed-width table: check, measured value, tolerance, pass/fail, first bad layer or worst weight."""
     head = ("check", "measured", "tolerance", "result", "layer")
     rows = [
         (r.label, _fmt(r.value), _fmt(r.tolerance), "pass" if r.passed else "FAIL", r.layer or "")

@@ -33,7 +33,9 @@ def run_suite(
     states = {
         "fresh": initial,
         "random": randomized(fresh(seed), seed + 1),
-        "trained": start if start is not None else trained(initial, setup.x_train, setup.y_train, train_steps),
+        "trained": start
+        if start is not None
+        else trained(initial, setup.x_train, setup.y_train, train_steps),
     }
 
     def run(name: str, model: keras.Model, dtype: str = "float32", s: Setup = setup):

@@ -81,7 +81,8 @@ def torch_layer_outputs(
     net: nn.Module, x: np.ndarray, spec: Sequence[LayerSpec] = REFERENCE
 ) -> dict[str, np.ndarray]:
     """``net.forward_layers`` of NHWC images, each output in Keras' layout (NHWC; the output of the spec's
-    ``flatten`` layer in Keras' ``(h, w, c)`` order, by :func:`~parity.converter.transforms.flatten_permutation`)."""
+    ``flatten`` layer in Keras' ``(h, w, c)`` order, by
+    :func:`~parity.converter.transforms.flatten_permutation`)."""
     if not hasattr(net, "forward_layers"):
         raise TypeError(f"{type(net).__name__} has no forward_layers(x); per-layer checks need a SepConvNet")
     net.eval()
@@ -99,7 +100,7 @@ def torch_layer_outputs(
 def torch_loss_and_grads(
     net: nn.Module, params: Sequence[torch.Tensor], x: np.ndarray, y: np.ndarray
 ) -> tuple[float, list[np.ndarray]]:
-    """Mean cross-entropy of the logits and its gradient with respect to each of ``params`` (PyTorch layout)."""
+    """Mean cross-entropy of the logits and its gradient with respect to each ``params`` entry (PyTorch)."""
     net.train()
     with one_thread():
         loss = F.cross_entropy(net(fast_input(net, x)), torch.from_numpy(y))
@@ -108,7 +109,7 @@ def torch_loss_and_grads(
 
 
 def torch_sgd_stepper(net: nn.Module, lr: float) -> Callable[[np.ndarray, np.ndarray], float]:
-    """A step of ``torch.optim.SGD(lr)`` on all of ``net``'s parameters, returning the loss before the step."""
+    """A step of ``torch.optim.SGD(lr)`` on all of ``net``'s parameters; returns the loss before the step."""
     guard_triton()  # building an optimizer may import triton, unsafe once TensorFlow is loaded
     optimizer = torch.optim.SGD(net.parameters(), lr=lr)
     net.train()

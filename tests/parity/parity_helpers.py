@@ -1,4 +1,4 @@
-"""Helpers shared by the parity tests: the tutorial's own Keras Sequential, torch probabilities of NHWC images."""
+"""Helpers shared by the parity tests: the tutorial's Keras Sequential, PyTorch probabilities, training."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 
 
 def tutorial_model(dense_units: int = 128) -> keras.Sequential:
-    """The network as the reference tutorial writes it: automatic layer names, input_shape on the first layer."""
+    """The network as the reference tutorial writes it: automatic layer names, input_shape on layer one."""
     L = keras.layers
     return keras.Sequential(
         [

@@ -50,5 +50,7 @@ def test_broken_port_fails(port: str, check: str, random_model: keras.Model, sma
     ],
 )
 def test_first_diverging_layer(port: str, layer: str, random_model: keras.Model, small_setup: Setup) -> None:
-    result = check_activations(keras_copy(random_model, "float32"), BROKEN_PORTS[port].port, small_setup.x_eval)
+    result = check_activations(
+        keras_copy(random_model, "float32"), BROKEN_PORTS[port].port, small_setup.x_eval
+    )
     assert not result.passed and result.layer == layer

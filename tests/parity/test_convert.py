@@ -8,10 +8,10 @@ import keras
 import numpy as np
 import pytest
 import torch
+from parity_helpers import torch_probs, tutorial_model
 
 import sepconv_keras
 import sepconv_torch
-from parity_helpers import torch_probs, tutorial_model
 from parity import WeightMismatchError, keras_to_torch, torch_to_keras
 from parity.converter.files import load_weights_file
 

@@ -11,10 +11,10 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from parity_helpers import tutorial_model
 from torch.utils.data import DataLoader, TensorDataset
 
 import sepconv_torch
-from parity_helpers import tutorial_model
 from parity.converter.cli import main
 from parity.converter.files import load_weights_file
 from parity.converter.files.torch_files import SAFETENSORS_FORMAT
@@ -52,7 +52,7 @@ def test_safetensors_metadata(tmp_path: Path, keras_file: Path) -> None:
     main([str(keras_file), str(tmp_path / "w.safetensors")])
     with safe_open(str(tmp_path / "w.safetensors"), framework="pt") as f:
         assert f.metadata()["sepconv.format"] == SAFETENSORS_FORMAT
-        assert "conv1.weight" in f.keys() and f.get_slice("conv1.weight").get_shape() == [32, 1, 3, 3]
+        assert "conv1.weight" in f.keys() and f.get_slice("conv1.weight").get_shape() == [32, 1, 3, 3]  # noqa: SIM118
 
 
 def test_checkpoint_loads_in_lightning(
@@ -109,6 +109,7 @@ def test_console_script_in_subprocess(tmp_path: Path, keras_file: Path, random_m
     dst = tmp_path / "sub.pt"
     run = subprocess.run(
         [sys.executable, "-m", "parity.converter.cli", str(keras_file), str(dst)],
+        check=False,
         capture_output=True,
         text=True,
         timeout=300,

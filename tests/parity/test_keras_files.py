@@ -52,7 +52,9 @@ def test_files_are_read_without_the_keras_loader(
 
 def test_a_lambda_layer_is_refused_by_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     layers = tutorial_model().layers
-    model = keras.Sequential([*layers[:10], keras.layers.Lambda(lambda t: t * 2.0, name="doubler"), *layers[10:]])
+    model = keras.Sequential(
+        [*layers[:10], keras.layers.Lambda(lambda t: t * 2.0, name="doubler"), *layers[10:]]
+    )
     path = tmp_path / "lambda.keras"
     model.save(path)
     with pytest.raises(WeightFileError, match=r"layer 'doubler' \(Lambda\)"):
@@ -96,7 +98,9 @@ def test_keras2_h5_from_tf_keras_converts(tmp_path: Path, setup: Setup) -> None:
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     path = tmp_path / "fashion_mnist_model.h5"
     checkpoint = tf_keras.callbacks.ModelCheckpoint(str(path))
-    model.fit(setup.x_train[:256], setup.y_train[:256], batch_size=32, epochs=1, verbose=0, callbacks=[checkpoint])
+    model.fit(
+        setup.x_train[:256], setup.y_train[:256], batch_size=32, epochs=1, verbose=0, callbacks=[checkpoint]
+    )
     x = setup.x_eval[:16]
     expected = model.predict(x, verbose=0)
     with h5py.File(path) as f:  # really the Keras 2 layout

@@ -56,12 +56,14 @@ def test_entry_points_take_paths(tmp_path: Path, random_model: keras.Model) -> N
     net = keras_to_torch(str(keras_file))
     save_weights_file(net, torch_file)
     back = torch_to_keras(torch_file)
-    assert all(np.array_equal(a, b) for a, b in zip(random_model.get_weights(), back.get_weights(), strict=True))
-    with pytest.raises(TypeError, match="m.ckpt holds torch weights"):
+    assert all(
+        np.array_equal(a, b) for a, b in zip(random_model.get_weights(), back.get_weights(), strict=True)
+    )
+    with pytest.raises(TypeError, match=r"m\.ckpt holds torch weights"):
         keras_to_torch(torch_file)
-    with pytest.raises(TypeError, match="m.keras holds keras weights"):
+    with pytest.raises(TypeError, match=r"m\.keras holds keras weights"):
         torch_to_keras(keras_file)
-    with pytest.raises(TypeError, match="expected a keras.Model .* received int"):
+    with pytest.raises(TypeError, match=r"expected a keras\.Model .* received int"):
         keras_to_torch(42)
     with pytest.raises(TypeError, match="received list"):
         torch_to_keras([1, 2])
@@ -75,7 +77,9 @@ def test_foreign_keys_matched_only_when_every_shape_fits(
     with caplog.at_level(logging.WARNING, logger="parity.converter.torch_weights"):
         back = torch_to_keras(foreign)
     assert "matched by position" in caplog.text and "layer0.param -> conv1.weight" in caplog.text
-    assert all(np.array_equal(a, b) for a, b in zip(random_model.get_weights(), back.get_weights(), strict=True))
+    assert all(
+        np.array_equal(a, b) for a, b in zip(random_model.get_weights(), back.get_weights(), strict=True)
+    )
     foreign["layer20.param"] = torch.zeros(3)  # dense2.bias has 10
     caplog.clear()
     with pytest.raises(WeightMismatchError) as caught:

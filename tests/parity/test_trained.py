@@ -58,7 +58,9 @@ def test_suite_passes_on_a_trained_model(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("port", list(BROKEN_PORTS))
-def test_broken_ports_still_fail_on_trained_weights(port: str, trained_keras: keras.Model, setup: Setup) -> None:
+def test_broken_ports_still_fail_on_trained_weights(
+    port: str, trained_keras: keras.Model, setup: Setup
+) -> None:
     small = Setup(setup.x_eval[:64], setup.y_eval[:64], setup.x_train, setup.y_train, steps=3)
     passed = [
         check

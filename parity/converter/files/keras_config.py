@@ -77,13 +77,15 @@ def _layer_problems(layer: ConfigLayer, spec: LayerSpec) -> list[str]:
         if isinstance(want, tuple):
             found = _pair(found) if found is not None else want
         if found != want:
-            problems.append(f"layer {layer.name!r} ({layer.class_name}) {key}={found!r}, the reference has {want!r}")
+            problems.append(
+                f"layer {layer.name!r} ({layer.class_name}) {key}={found!r}, the reference has {want!r}"
+            )
     return problems
 
 
 def check_config(layers: Sequence[ConfigLayer], path: str, spec: Sequence[LayerSpec] = REFERENCE) -> None:
     """``WeightFileError`` naming ``path`` and every layer that differs from ``spec`` in kind or settings."""
-    foreign = [f"layer {l.name!r} ({l.class_name})" for l in layers if l.class_name not in KERAS_KINDS]
+    foreign = [f"layer {c.name!r} ({c.class_name})" for c in layers if c.class_name not in KERAS_KINDS]
     if foreign:
         raise WeightFileError(
             f"{path}: the config has layers the reference network does not have: {', '.join(foreign)}"

@@ -176,7 +176,7 @@ def _read_h5(source: Path | BytesIO, path: Path, config: dict[str, Any] | None) 
         listed = config_layers(config) if config is not None else None
         if listed is not None:
             check_config(listed, str(path))
-        root = f["model_weights"] if "model_weights" in f else f
+        root = f.get("model_weights", f)
         if "layer_names" in root.attrs:
             stored = _legacy_layers(root, path)
             if listed is None:
@@ -185,7 +185,7 @@ def _read_h5(source: Path | BytesIO, path: Path, config: dict[str, Any] | None) 
                     tuple(StoredKerasLayer(n, _legacy_class(w), tuple(w)) for n, w in found), str(path)
                 )
             return StoredKerasModel(
-                tuple(StoredKerasLayer(l.name, l.class_name, tuple(stored.get(l.name, []))) for l in listed),
+                tuple(StoredKerasLayer(c.name, c.class_name, tuple(stored.get(c.name, []))) for c in listed),
                 str(path),
             )
         groups = _k3_groups(f, path)
@@ -222,7 +222,9 @@ def load_keras_zip(path: Path) -> StoredKerasModel:
             names = set(archive.namelist())
             missing = {"config.json", "model.weights.h5"} - names
             if missing:
-                raise WeightFileError(f"{path}: not a Keras 3 .keras archive (no {', '.join(sorted(missing))})")
+                raise WeightFileError(
+                    f"{path}: not a Keras 3 .keras archive (no {', '.join(sorted(missing))})"
+                )
             config = _json(archive.read("config.json"), path, "config.json")
             weights = BytesIO(archive.read("model.weights.h5"))
     except zipfile.BadZipFile as error:
@@ -244,9 +246,13 @@ def _formats() -> tuple[Any, ...]:
     from parity.converter.files import WeightFormat
 
     return (
-        WeightFormat(".keras", "keras", "Keras 3 zip: config.json + model.weights.h5", load_keras_zip, save_keras),
+        WeightFormat(
+            ".keras", "keras", "Keras 3 zip: config.json + model.weights.h5", load_keras_zip, save_keras
+        ),
         WeightFormat(".h5", "keras", "legacy HDF5 Keras model (Keras 2 or 3)", load_h5, save_keras),
-        WeightFormat(".weights.h5", "keras", "Keras weights only (save_weights)", load_weights_h5, save_keras_weights),
+        WeightFormat(
+            ".weights.h5", "keras", "Keras weights only (save_weights)", load_weights_h5, save_keras_weights
+        ),
     )
 
 

@@ -25,7 +25,8 @@ def check_activations(
     model: keras.Model, port: Port, x: np.ndarray, tolerance: float | None = None
 ) -> CheckResult:
     """Each layer's output (Keras NHWC and ``(h, w, c)`` flatten order; PyTorch converted to it; the last
-    layer's logits) must have :func:`~parity.harness.checks.common.scaled_error` ≤ ``tolerance``; reports the first layer that does not."""
+    layer's logits) must have :func:`~parity.harness.checks.common.scaled_error` ≤ ``tolerance``; reports
+    the first layer that does not."""
     dtype = model_dtype(model)
     tol = ACTIVATION_TOL[dtype] if tolerance is None else tolerance
     label = f"per-layer activations {dtype}"

@@ -32,7 +32,11 @@ def check_param_counts(model: keras.Model, port: Port) -> CheckResult:
 
     rows = [(name, want, at(k, i), at(t, i)) for i, (name, want) in enumerate(reference.items())]
     rows.append(("total", sum(reference.values()), sum(k), sum(t)))
-    bad = [(name, f"{name}: table {want}, keras {ki}, torch {ti}") for name, want, ki, ti in rows if not want == ki == ti]
+    bad = [
+        (name, f"{name}: table {want}, keras {ki}, torch {ti}")
+        for name, want, ki, ti in rows
+        if not want == ki == ti
+    ]
     extra = max(len(k), len(t)) - len(reference)
     if extra > 0:
         bad.append(("extra layers", f"{extra} weighted layer(s) more than the table's {len(reference)}"))
@@ -43,5 +47,7 @@ def check_param_counts(model: keras.Model, port: Port) -> CheckResult:
         float(len(bad)),
         0.0,
         bad[0][0] if bad else None,
-        "; ".join(text for _, text in bad) if bad else f"all {len(reference)} layers and the total ({rows[-1][1]:,}) match",
+        "; ".join(text for _, text in bad)
+        if bad
+        else f"all {len(reference)} layers and the total ({rows[-1][1]:,}) match",
     )

@@ -99,7 +99,7 @@ def _float32(model: keras.Model, port: Port, x: np.ndarray, y: np.ndarray, tol: 
     if isinstance(got64, CheckResult):
         return got64
     rows = port.rows()
-    _, k32, t_loss, t32 = got32
+    _, k32, _, t32 = got32
     _, k64, _, t64 = got64
     keras_own, torch_own = _relative(k64, k32), _relative(t64, t32)
     cross64, cross32 = _relative(k64, t64), _relative(k32, t32)
@@ -120,7 +120,12 @@ def _float32(model: keras.Model, port: Port, x: np.ndarray, y: np.ndarray, tol: 
         tol,
         (wk if ek >= et else wt) if exact else w64,
         detail if exact else f"float64 gradients differ across frameworks (worst {w64}); {detail}",
-        {"error_keras": keras_own, "error_torch": torch_own, "error_float64": cross64, "error_float32": cross32},
+        {
+            "error_keras": keras_own,
+            "error_torch": torch_own,
+            "error_float64": cross64,
+            "error_float32": cross32,
+        },
     )
 
 

@@ -49,5 +49,7 @@ def check_round_trip(model: keras.Model, port: Port) -> CheckResult:
         float(len(bad)),
         0.0,
         bad[0][0] if bad else None,
-        "; ".join(f"{trip} {weight}" for weight, trip in bad) if bad else f"{len(rows)} weights identical in both directions",
+        "; ".join(f"{trip} {weight}" for weight, trip in bad)
+        if bad
+        else f"{len(rows)} weights identical in both directions",
     )

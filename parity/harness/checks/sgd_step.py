@@ -38,5 +38,11 @@ def check_sgd_step(model: keras.Model, port: Port, setup: Setup, dtype: str = "f
     torch_sgd_stepper(net, setup.lr)(x, y)
     diff, where = weights_diff(km, net, port, dtype)
     return CheckResult(
-        "sgd_step", label, diff <= tol, diff, tol, where, f"lr {setup.lr}, batch {setup.batch_size}; worst {where}"
+        "sgd_step",
+        label,
+        diff <= tol,
+        diff,
+        tol,
+        where,
+        f"lr {setup.lr}, batch {setup.batch_size}; worst {where}",
     )

@@ -68,7 +68,8 @@ def check_trajectory(model: keras.Model, port: Port, setup: Setup, dtype: str = 
         dmax,
         tol_max,
         where,
-        f"scaled |Δloss| step 0 {d0:.3g} (≤ {tol0:g}), max {dmax:.3g} (≤ {tol_max:g}), final scaled max|Δw| {dw:.3g} "
+        f"scaled |Δloss| step 0 {d0:.3g} (≤ {tol0:g}), max {dmax:.3g} (≤ {tol_max:g}), "
+        f"final scaled max|Δw| {dw:.3g} "
         f"(≤ {tol_w:g}, worst {where}); first step over {tol0:g}: {first}",
         {"loss_keras": k_losses, "loss_torch": t_losses, "scaled_diff": diffs},
     )

@@ -15,7 +15,9 @@ from parity.harness.port import Port
 __all__ = ["weights_diff"]
 
 
-def weights_diff(keras_model: keras.Model, net: nn.Module, port: Port, dtype: str) -> tuple[float, str | None]:
+def weights_diff(
+    keras_model: keras.Model, net: nn.Module, port: Port, dtype: str
+) -> tuple[float, str | None]:
     """The largest :func:`~parity.harness.checks.common.scaled_error` over the weights (Keras' the reference)
     and the worst weight; ``inf`` and the first mismatch's layer if the port cannot map ``net`` back."""
     rows = port.rows()

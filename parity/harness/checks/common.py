@@ -2,10 +2,12 @@
 
 Scale-aware bounds. Every bound ``b`` on a difference is met when
 ``max|Δ| <= b * max(1, max|t|)``, ``t`` the Keras-side tensor compared (logits,
-probabilities, an activation, a weight, a loss): absolute for tensors of
+probabilities, an activation, a weight): absolute for tensors of
 magnitude up to 1, relative beyond, so float32 round-off on the large logits
 of a trained model is not mistaken for a wrong port. :func:`scaled_error` is
 that normalised difference; the checks compare it with their tolerance.
+Gradients are compared relative to the largest gradient of each weight, and
+the trajectory's losses absolutely (see their modules).
 """
 
 from __future__ import annotations

@@ -33,8 +33,11 @@ from parity.harness.torch_runner import torch_sgd_stepper
 
 __all__ = ["TRAJECTORY_TOL", "check_trajectory"]
 
-#: (|Δloss| at step 0, max |Δloss| over the run, max |Δweight| at the end), per dtype; each a bound on the
-#: scaled error (``max(1, |loss|)``, ``max(1, max|w|)`` the scale).
+#: (|Δloss| at step 0, max |Δloss| over the run, max |Δweight| at the end), per dtype. The weights' bound is
+#: on their scaled error (``max(1, max|w|)`` the scale). The loss bounds stay absolute: a 10-class mean
+#: cross-entropy has a fixed scale (ln 10 = 2.3 at chance, falling as it learns), and dividing by it would
+#: only loosen step 0 on the initial plateau, where a wrong port differs least (measured: a spatially
+#: transposed depthwise kernel is off by 1.4e-5 at step 0 from fresh weights).
 TRAJECTORY_TOL = {"float32": (1e-5, 2e-2, 5e-2), "float64": (1e-12, 1e-12, 1e-12)}
 
 
@@ -55,7 +58,7 @@ def check_trajectory(model: keras.Model, port: Port, setup: Setup, dtype: str = 
         x, y = setup.batch(step, dtype)
         k_losses.append(k_step(x, y))
         t_losses.append(t_step(x, y))
-    diffs = [abs(a - b) / max(1.0, abs(a)) for a, b in zip(k_losses, t_losses, strict=False)]
+    diffs = [abs(a - b) for a, b in zip(k_losses, t_losses, strict=False)]
     d0, dmax = (diffs[0], max(diffs)) if diffs else (0.0, 0.0)
     dmax = dmax if all(math.isfinite(v) for v in k_losses + t_losses) else math.inf
     dw, where = weights_diff(km, net, port, dtype)
@@ -68,8 +71,8 @@ def check_trajectory(model: keras.Model, port: Port, setup: Setup, dtype: str = 
         dmax,
         tol_max,
         where,
-        f"scaled |Δloss| step 0 {d0:.3g} (≤ {tol0:g}), max {dmax:.3g} (≤ {tol_max:g}), "
+        f"|Δloss| step 0 {d0:.3g} (≤ {tol0:g}), max {dmax:.3g} (≤ {tol_max:g}), "
         f"final scaled max|Δw| {dw:.3g} "
         f"(≤ {tol_w:g}, worst {where}); first step over {tol0:g}: {first}",
-        {"loss_keras": k_losses, "loss_torch": t_losses, "scaled_diff": diffs},
+        {"loss_keras": k_losses, "loss_torch": t_losses, "abs_diff": diffs},
     )

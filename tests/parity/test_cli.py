@@ -28,9 +28,7 @@ def test_report_json_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         "trajectory",
         "round_trip",
     }
-    assert (
-        len(next(r for r in report["results"] if r["check"] == "trajectory")["series"]["abs_diff"]) == 10
-    )
+    assert len(next(r for r in report["results"] if r["check"] == "trajectory")["series"]["abs_diff"]) == 10
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 

@@ -35,7 +35,7 @@ from parity.converter.files.keras_config import ConfigLayer, check_config, confi
 from parity.converter.stored import StoredKerasLayer, StoredKerasModel
 from sepconv.spec import REFERENCE
 
-__all__ = ["FORMATS", "load_h5", "load_keras_zip", "load_weights_h5", "save_keras", "save_keras_weights"]
+__all__ = ["FORMATS", "load_h5", "load_keras_zip", "save_keras", "save_keras_weights"]
 
 #: the weights of each class, in the order Keras creates them (Keras 3 files store only indices)
 _WEIGHT_NAMES = {
@@ -206,12 +206,8 @@ def _legacy_class(weights: list[tuple[str, np.ndarray]]) -> str:
 
 
 def load_h5(path: Path) -> StoredKerasModel:
-    """A legacy ``.h5`` model (Keras 2 or 3), or a weights-only HDF5 file of either layout."""
-    return _read_h5(path, path, None)
-
-
-def load_weights_h5(path: Path) -> StoredKerasModel:
-    """A ``.weights.h5`` file (``save_weights``): no config, layers matched by class and numbering."""
+    """An HDF5 Keras file of either layout: a legacy ``.h5`` model (Keras 2 or 3, config checked) or a
+    weights-only ``.weights.h5`` (no config: layers matched by class and numbering)."""
     return _read_h5(path, path, None)
 
 
@@ -251,7 +247,7 @@ def _formats() -> tuple[Any, ...]:
         ),
         WeightFormat(".h5", "keras", "legacy HDF5 Keras model (Keras 2 or 3)", load_h5, save_keras),
         WeightFormat(
-            ".weights.h5", "keras", "Keras weights only (save_weights)", load_weights_h5, save_keras_weights
+            ".weights.h5", "keras", "Keras weights only (save_weights)", load_h5, save_keras_weights
         ),
     )
 

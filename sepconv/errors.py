@@ -1,11 +1,18 @@
-"""One-line errors for every command-line entry point: sepconv-torch, -keras, -convert, -parity..
+"""One-line errors for every command-line entry point: sepconv-torch, -keras, -convert, -parity.
 
-A command wraps its work in :func:`run_main`. An error caused by the user's input
-(a file, a recipe, a checkpoint, an argument) is printed as one line,
-``<prog>: error: <message>``, and the command exits with status 2; the message
-names the file, layer or argument and what was expected against what was found.
-Anything else is a bug: one line too, marked ``internal error``, status 3. The
-traceback is shown only with ``--debug`` on the command line or ``SEPCONV_DEBUG=1``.
+A command wraps its work in :func:`run_main`. Every failure is printed as one
+line on stderr and ends the command with a non-zero status:
+
+* status 2, ``<prog>: error: <message>``: the user's input was refused (a file,
+  a recipe, a checkpoint, an argument); the message names the file, layer or
+  argument and what was expected against what was found;
+* status 1, ``<prog>: error: <message>``: training could not go on
+  (:class:`TrainingError`, e.g. a non-finite loss); the message says where and
+  which checkpoints were kept;
+* status 3, ``<prog>: internal error: ...``: anything else, a bug;
+* status 130, ``<prog>: interrupted``: Ctrl-C.
+
+The traceback is shown only with ``--debug`` on the command line or ``SEPCONV_DEBUG=1``.
 """
 
 from __future__ import annotations
@@ -14,17 +21,31 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-__all__ = ["DEBUG_ENV", "InputError", "debug_requested", "input_error_types", "one_line", "run_main"]
+__all__ = [
+    "DEBUG_ENV",
+    "InputError",
+    "TrainingError",
+    "debug_requested",
+    "input_error_types",
+    "one_line",
+    "run_main",
+]
 
 DEBUG_ENV = "SEPCONV_DEBUG"
 
-#: exit status of a refused input, and of a bug
+#: exit status of a failed run, a refused input, a bug and an interruption
+TRAINING_ERROR_STATUS = 1
 INPUT_ERROR_STATUS = 2
 INTERNAL_ERROR_STATUS = 3
+INTERRUPTED_STATUS = 130
 
 
 class InputError(ValueError):
     """Bad input from the user (file, recipe, checkpoint, argument); the message says which and why."""
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. a non-finite loss); the message says where, and what was kept."""
 
 
 def input_error_types() -> tuple[type[BaseException], ...]:
@@ -55,18 +76,30 @@ def debug_requested(argv: Sequence[str] | None = None) -> bool:
     return "--debug" in args or os.environ.get(DEBUG_ENV, "").lower() in {"1", "true", "yes", "on"}
 
 
-def run_main(prog: str, main: Callable[[], int | None], argv: Sequence[str] | None = None) -> int:
-    """Run ``main()``; return its status, or print one line and return 2 (input) / 3 (bug).
+def run_main(
+    prog: str, main: Callable[[], int | None], argv: Sequence[str] | None = None, *, debug: bool | None = None
+) -> int:
+    """Run ``main()``; return its status, or print one line and return 1, 2, 3 or 130 (see above).
 
-    ``SystemExit`` (argparse's own usage errors, ``--help``) and ``KeyboardInterrupt`` pass through.
+    ``debug`` (default: :func:`debug_requested` on ``argv``) re-raises instead.
+    ``SystemExit`` (argparse's own usage errors, ``--help``) passes through.
     """
+    debug = debug_requested(argv) if debug is None else debug
     try:
         status = main()
-    except (SystemExit, KeyboardInterrupt):
+    except SystemExit:
         raise
-    except BaseException as error:
-        if debug_requested(argv):
+    except KeyboardInterrupt:
+        if debug:
             raise
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return INTERRUPTED_STATUS
+    except BaseException as error:
+        if debug:
+            raise
+        if isinstance(error, TrainingError):
+            print(f"{prog}: error: {one_line(error)}", file=sys.stderr)
+            return TRAINING_ERROR_STATUS
         if isinstance(error, input_error_types()):
             print(f"{prog}: error: {one_line(error)}", file=sys.stderr)
             return INPUT_ERROR_STATUS

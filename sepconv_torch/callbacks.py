@@ -34,8 +34,10 @@ class LearningCurves(L.Callback):
         self.history.append({"epoch": float(trainer.current_epoch + 1), **row})
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # ``trainer.log_dir`` is a broadcast from rank 0 under DDP: every rank must ask for it, or rank 0
+        # waits on ranks that have already left (gloo: "Connection closed by peer").
+        out = Path(trainer.log_dir or trainer.default_root_dir)
         if trainer.is_global_zero and self.history:
-            out = Path(trainer.log_dir or trainer.default_root_dir)
             self.paths = write_curves(self.history, out, title="sepconv (PyTorch Lightning)")
 
     def state_dict(self) -> dict[str, Any]:
@@ -46,22 +48,50 @@ class LearningCurves(L.Callback):
 
 
 class ProbabilityWriter(BasePredictionWriter):
-    """Saves ``predict``'s class probabilities ``(N, 10)`` float32 as ``predictions.npy``.
+    """Saves ``predict``'s class probabilities ``(N, 10)`` float32 as ``predictions.npy``, in dataset order.
 
+    Each rank keeps its batches with their dataset indices; at the end, rank 0 gathers all ranks'
+    parts and writes row ``i`` for sample ``i`` (under DDP every sample is predicted exactly once).
     ``output_dir`` defaults to the trainer's ``default_root_dir``.
     """
 
     def __init__(self, output_dir: str | None = None) -> None:
-        super().__init__(write_interval="epoch")
+        super().__init__(write_interval="batch")
         self.output_dir = output_dir
         self.path: Path | None = None
+        self._parts: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def write_on_epoch_end(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, predictions: Any, batch_indices: Any
+    def on_predict_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._parts = []
+
+    def write_on_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        prediction: Any,
+        batch_indices: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int,
     ) -> None:
-        batches = predictions[0] if predictions and isinstance(predictions[0], list) else predictions
-        probs = torch.cat(list(batches)).float().cpu().numpy()
+        probs = prediction.float().cpu().numpy()
+        self._parts.append((np.asarray(batch_indices, dtype=np.int64), probs))
+
+    def on_predict_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        parts = self._parts
+        if trainer.world_size > 1:
+            gathered: list[Any] = [None] * trainer.world_size
+            torch.distributed.all_gather_object(gathered, parts)
+            parts = [part for rank_parts in gathered for part in rank_parts]
+        self._parts = []
+        if not trainer.is_global_zero or not parts:
+            return
+        indices = np.concatenate([i for i, _ in parts])
+        probs = np.concatenate([p for _, p in parts])
+        if len(np.unique(indices)) != len(indices):
+            raise RuntimeError(f"predict: {len(indices)} rows but {len(np.unique(indices))} distinct samples")
+        ordered = probs[np.argsort(indices, kind="stable")]
         out = Path(self.output_dir or trainer.default_root_dir)
         out.mkdir(parents=True, exist_ok=True)
         self.path = out / "predictions.npy"
-        np.save(self.path, probs)
+        np.save(self.path, ordered)

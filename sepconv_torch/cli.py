@@ -4,24 +4,55 @@ Defaults are the reference recipe (10 epochs, batch 32, SGD 0.01); ``--config``
 with ``sepconv/recipes/tuned.yaml`` gives the tuned one. Subcommands ``fit``,
 ``validate``, ``test``, ``predict``; ``--ckpt_path best|last`` also finds the
 checkpoints of an earlier ``fit`` run under the same ``--trainer.default_root_dir``.
+
+Errors: every ``--config`` file's recipe keys are checked by the shared rules
+(:func:`sepconv.recipes.check_lightning_config`), a checkpoint is checked before
+Lightning loads it, and :func:`cli_main` prints any error as one line
+(:func:`sepconv.errors.run_main`; ``--debug`` shows the traceback). Lightning's
+informational log lines go to stdout, so stderr holds only warnings and errors.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import lightning as L
+from jsonargparse import ArgumentError
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities import rank_zero_only
 
+from sepconv.errors import InputError, run_main
+from sepconv.recipes import check_lightning_config
 from sepconv_torch.callbacks import LearningCurves, ProbabilityWriter
-from sepconv_torch.checkpoints import find_checkpoint
+from sepconv_torch.checkpoints import AtomicCheckpointIO, check_checkpoint, find_checkpoint
 from sepconv_torch.data import FashionMNISTDataModule
+from sepconv_torch.finite import FiniteGuard
 from sepconv_torch.lit_module import SepConvLitModule
 
-__all__ = ["SepConvCLI", "cli_main", "make_cli"]
+__all__ = ["SepConvCLI", "cli_main", "config_files", "make_cli"]
+
+PROG = "sepconv-torch"
+#: ckpt_path values Lightning resolves itself (not file paths)
+_NAMED_CKPTS = ("best", "last", "hpc", "registry")
+
+
+def config_files(argv: Sequence[str]) -> list[str]:
+    """The values of every ``--config``/``-c`` option in ``argv`` (``--config X`` or ``--config=X``)."""
+    files: list[str] = []
+    for i, arg in enumerate(argv):
+        if arg in ("--config", "-c") and i + 1 < len(argv):
+            files.append(argv[i + 1])
+        elif arg.startswith("--config="):
+            files.append(arg.split("=", 1)[1])
+    return files
 
 
 class SepConvCLI(LightningCLI):
@@ -51,6 +82,28 @@ class SepConvCLI(LightningCLI):
         )
         parser.add_lightning_class_args(LearningCurves, "curves")
         parser.add_lightning_class_args(ProbabilityWriter, "predictions")
+        parser.add_lightning_class_args(FiniteGuard, "finite_guard")
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
+        """Check the recipe keys of ``--config`` files, parse as LightningCLI does, check ``--ckpt_path``.
+
+        (Lightning reads the checkpoint's hyperparameters right after parsing: it is checked before that.)
+        """
+        if args is None or isinstance(args, (list, tuple)):
+            for path in config_files(sys.argv[1:] if args is None else args):
+                check_lightning_config(path)
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if ckpt_path and ckpt_path not in _NAMED_CKPTS:
+            check_checkpoint(ckpt_path)
+
+    def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
+        """The configured trainer; it writes checkpoints atomically unless another checkpoint IO is set."""
+        trainer = super().instantiate_trainer(**kwargs)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+        return trainer
 
     def _resolve_ckpt_path(self) -> None:
         config = self.config_init[self.subcommand]
@@ -60,7 +113,9 @@ class SepConvCLI(LightningCLI):
             if which == "best" and callback is not None and callback.best_model_path:
                 return  # fitted in this process: Lightning knows
             config["ckpt_path"] = str(find_checkpoint(self.trainer.default_root_dir, which))
-            print(f"sepconv-torch: ckpt_path={which!r} -> {config['ckpt_path']}")
+            rank_zero_only(print)(f"sepconv-torch: ckpt_path={which!r} -> {config['ckpt_path']}")
+        if config.get("ckpt_path") and config["ckpt_path"] not in _NAMED_CKPTS:
+            check_checkpoint(config["ckpt_path"], self.model)
 
     def before_fit(self) -> None:
         self._resolve_ckpt_path()
@@ -94,6 +149,7 @@ def make_cli(args: list[str] | None = None, run: bool = True) -> SepConvCLI:
         seed_everything_default=42,
         trainer_defaults={"max_epochs": 10, "default_root_dir": "runs/torch", "deterministic": True},
         save_config_kwargs={"overwrite": True},
+        parser_kwargs={"exit_on_error": False},  # argument errors raise: one line through run_main
         args=args,
         run=run,
     )
@@ -109,12 +165,48 @@ def _keep_tensorflow_out() -> None:
     sys.modules.setdefault("tensorflow", None)  # type: ignore[arg-type]
 
 
-def cli_main(args: list[str] | None = None) -> None:
-    """Entry point of ``sepconv-torch``."""
+_INFO_HANDLER = "sepconv-info-to-stdout"
+
+
+def _info_to_stdout() -> None:
+    """Send Lightning's informational log lines (``GPU available``, ``Seed set``) to stdout.
+
+    Lightning logs them to stderr; moved, stderr carries only warnings and the one-line error.
+    """
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logger = logging.getLogger(name)
+        if any(h.get_name() == _INFO_HANDLER for h in logger.handlers):
+            continue  # done already in this process
+        for handler in list(logger.handlers):
+            if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
+                info = logging.StreamHandler(sys.stdout)
+                info.set_name(_INFO_HANDLER)
+                info.addFilter(lambda record: record.levelno < logging.WARNING)
+                info.setFormatter(handler.formatter)
+                handler.setLevel(max(handler.level, logging.WARNING))
+                logger.addHandler(info)
+
+
+def cli_main(args: list[str] | None = None) -> int:
+    """Entry point of ``sepconv-torch``: the CLI, with errors as one line (``--debug``: the traceback)."""
+    argv = list(sys.argv[1:] if args is None else args)
+    debug = "--debug" in argv
+    if debug:  # LightningCLI does not know the option
+        argv = [a for a in argv if a != "--debug"]
+        if args is None:
+            sys.argv[1:] = argv
     if "tensorflow" not in sys.modules:
         _keep_tensorflow_out()
-    make_cli(args)
+    _info_to_stdout()
+
+    def main() -> None:
+        try:
+            make_cli(None if args is None else argv)
+        except ArgumentError as e:
+            raise InputError(f"{' '.join(str(e).split())} (`{PROG} --help` lists the options)") from e
+
+    return run_main(PROG, main, debug=debug or None)
 
 
 if __name__ == "__main__":
-    cli_main()
+    sys.exit(cli_main())

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import lightning as L
+import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from torchvision.transforms import v2
 
 from sepconv.data import FashionMNISTSplits, find_data_dir, load_splits
 
-__all__ = ["ArrayDataset", "FashionMNISTDataModule", "train_augmentation"]
+__all__ = ["ArrayDataset", "EpochSampler", "FashionMNISTDataModule", "train_augmentation"]
 
 
 class ArrayDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
@@ -44,16 +46,40 @@ def train_augmentation(background: float, pad: int = 2) -> v2.Compose:
     return v2.Compose([v2.RandomHorizontalFlip(), v2.RandomCrop(28, padding=pad, fill=background)])
 
 
+class EpochSampler(DistributedSampler):
+    """This rank's shard of a permutation drawn from ``(seed, epoch)``; also seeds the augmentation draws.
+
+    Lightning calls :meth:`set_epoch` before every training epoch, also after resuming from a
+    checkpoint, so epoch ``e`` sees the same samples, in the same order, with the same random
+    flips and shifts, however the run got there. The augmentation draws (torch's global RNG in
+    the main process; the DataLoader ``generator``, which seeds worker processes) are seeded from
+    ``(seed, epoch, rank)``. With one process it is a seeded per-epoch shuffle.
+    """
+
+    def __init__(
+        self, dataset: Dataset, num_replicas: int, rank: int, seed: int, generator: torch.Generator
+    ) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
+        self.generator = generator
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch)
+        draws = int(np.random.SeedSequence([self.seed, epoch, self.rank]).generate_state(1, np.uint64)[0])
+        self.generator.manual_seed(draws)
+        torch.manual_seed(draws)
+
+
 class FashionMNISTDataModule(L.LightningDataModule):
     """55,000 / 5,000 / 10,000 standardised Fashion-MNIST images, ``(1, 28, 28)`` float32 each.
 
     Args:
-        data_dir: where the four ``.gz`` files are; ``None`` searches the usual places
-            (see :mod:`sepconv.data.locate`).
+        data_dir: where the four ``.gz`` files are, used alone (missing files are downloaded there or
+            refused); ``None``: ``$SEPCONV_DATA_DIR``, else the usual places (see :mod:`sepconv.data.locate`).
         batch_size: training batch size (the reference: 32).
         eval_batch_size: batch size for validation, test and predict (does not change results).
         num_workers: DataLoader workers.
-        seed: seeds the training shuffle (and augmentation draws in the main process).
+        seed: seeds the training shuffle and the augmentation draws, per epoch (see :class:`EpochSampler`).
         augment: random horizontal flip and 2-pixel shift of training images (the ``tuned`` recipe).
         download: allow downloading the files when no directory holds them.
     """
@@ -91,14 +117,27 @@ class FashionMNISTDataModule(L.LightningDataModule):
             labels = torch.from_numpy(self.splits.labels(split))
             self.datasets[split] = ArrayDataset(images, labels, transform if split == "train" else None)
 
+    def _replicas(self) -> tuple[int, int]:
+        """``(world_size, global_rank)`` of the attached trainer; ``(1, 0)`` without one."""
+        trainer = self.trainer
+        return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+
     def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
         if not self.datasets:
             raise RuntimeError("FashionMNISTDataModule: call setup() before asking for a dataloader")
-        generator = torch.Generator().manual_seed(self.hparams.seed) if shuffle else None
+        dataset = self.datasets[split]
+        world, rank = self._replicas()
+        generator: torch.Generator | None = None
+        sampler: Sampler | None = None
+        if shuffle:
+            generator = torch.Generator()
+            sampler = EpochSampler(dataset, world, rank, self.hparams.seed, generator)
+        elif world > 1:  # evaluate every sample exactly once (no padding), metrics synced by torchmetrics
+            sampler = UnrepeatedDistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=False)
         return DataLoader(
-            self.datasets[split],
+            dataset,
             batch_size=self.hparams.batch_size if split == "train" else self.hparams.eval_batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
             generator=generator,
             num_workers=self.hparams.num_workers,
             persistent_workers=self.hparams.num_workers > 0,

@@ -8,10 +8,12 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from sepconv.compat import guard_triton
 from sepconv.init import Initializer
+from sepconv.recipes import check_value
 from sepconv.schedule import Schedule, lr_factor
 from sepconv.spec import NUM_CLASSES
 from sepconv_torch.model import build_model
@@ -21,6 +23,9 @@ __all__ = ["SepConvLitModule"]
 
 class SepConvLitModule(L.LightningModule):
     """Cross-entropy on logits with SGD; logs ``loss``, ``accuracy``, ``val_*`` and ``test_*`` per epoch.
+
+    Every logged value is a torchmetrics metric (sample-weighted mean loss, micro accuracy), so under
+    DDP the epoch values are exact over all ranks' samples, also when the shards differ in size.
 
     Args:
         net: the network (logits out); ``None`` builds :func:`sepconv_torch.build_model` with ``initializer``.
@@ -43,8 +48,15 @@ class SepConvLitModule(L.LightningModule):
         channels_last: bool = True,
     ) -> None:
         super().__init__()
-        if lr <= 0:
-            raise ValueError(f"lr must be positive, received lr={lr}")
+        for name, value in (
+            ("lr", lr),
+            ("momentum", momentum),
+            ("nesterov", nesterov),
+            ("schedule", schedule),
+            ("warmup_epochs", warmup_epochs),
+            ("initializer", initializer),
+        ):
+            check_value(f"model.{name}", value, label=name)  # the recipes' rules: a RecipeError names it
         self.save_hyperparameters(ignore=["net"])
         self.net = net if net is not None else build_model(initializer=initializer)
         if channels_last:
@@ -52,6 +64,7 @@ class SepConvLitModule(L.LightningModule):
         self.train_acc = MulticlassAccuracy(NUM_CLASSES, average="micro")
         self.val_acc = MulticlassAccuracy(NUM_CLASSES, average="micro")
         self.test_acc = MulticlassAccuracy(NUM_CLASSES, average="micro")
+        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(N, 10)`` of images ``(N, 1, 28, 28)``."""
@@ -60,24 +73,31 @@ class SepConvLitModule(L.LightningModule):
         return self.net(x)
 
     def _step(
-        self, batch: tuple[torch.Tensor, torch.Tensor], prefix: str, metric: MulticlassAccuracy
+        self,
+        batch: tuple[torch.Tensor, torch.Tensor],
+        prefix: str,
+        mean_loss: MeanMetric,
+        accuracy: MulticlassAccuracy,
     ) -> torch.Tensor:
         x, y = batch
         logits = self(x)
         loss = F.cross_entropy(logits, y)
-        metric(logits, y)
-        self.log(f"{prefix}loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
-        self.log(f"{prefix}accuracy", metric, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
+        mean_loss.update(loss.detach(), weight=len(y))
+        accuracy(logits, y)
+        self.log(f"{prefix}loss", mean_loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
+        self.log(
+            f"{prefix}accuracy", accuracy, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y)
+        )
         return loss
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "", self.train_acc)
+        return self._step(batch, "", self.train_loss, self.train_acc)
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self._step(batch, "val_", self.val_acc)
+        self._step(batch, "val_", self.val_loss, self.val_acc)
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self._step(batch, "test_", self.test_acc)
+        self._step(batch, "test_", self.test_loss, self.test_acc)
 
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         """Class probabilities ``(N, 10)`` (softmax of the logits), as the Keras model outputs."""

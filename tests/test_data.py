@@ -66,25 +66,64 @@ def test_standardisation_statistics(splits) -> None:
     assert splits.background == pytest.approx(-splits.mean / splits.std, rel=1e-6)
 
 
-@pytest.mark.parametrize("source", ["explicit", "env", "cache", "debian"])
-def test_search_order(isolated: Path, monkeypatch: pytest.MonkeyPatch, source: str) -> None:
-    dirs = {
-        name: copy_real(isolated / name)
-        for name in ("explicit", "env", "cache/sepconv/fashion-mnist", "debian")
-    }
+@pytest.mark.parametrize("source", ["cache", "debian"])
+def test_search_order_without_explicit_dir(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    dirs = {name: copy_real(isolated / name) for name in ("cache/sepconv/fashion-mnist", "debian")}
     monkeypatch.setattr(locate, "DEBIAN_DIR", dirs["debian"])
-    monkeypatch.setenv("SEPCONV_DATA_DIR", str(dirs["env"]))
-    order = ["explicit", "env", "cache/sepconv/fashion-mnist", "debian"]
-    expected = next(name for name in order if name.startswith(source))
-    for earlier in order[: order.index(expected)]:  # earlier places lose a file: skipped
-        (dirs[earlier] / FILES[0].filename).unlink()
-    data_dir = dirs["explicit"] if source == "explicit" else isolated / "explicit"
-    assert find_data_dir(data_dir, download=False) == dirs[expected]
+    if source == "debian":  # a cache missing one file is skipped
+        (dirs["cache/sepconv/fashion-mnist"] / FILES[0].filename).unlink()
+    expected = dirs["debian" if source == "debian" else "cache/sepconv/fashion-mnist"]
+    assert find_data_dir(download=False) == expected
+
+
+@pytest.mark.parametrize("how", ["argument", "env", "argument-over-env"])
+def test_explicit_dir_is_used(isolated: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    explicit = copy_real(isolated / "explicit")
+    copy_real(isolated / "cache/sepconv/fashion-mnist")
+    if how == "env":
+        monkeypatch.setenv("SEPCONV_DATA_DIR", str(explicit))
+        assert find_data_dir(download=False) == explicit
+    else:
+        if how == "argument-over-env":
+            monkeypatch.setenv("SEPCONV_DATA_DIR", str(copy_real(isolated / "env")))
+        assert find_data_dir(explicit, download=False) == explicit
+
+
+@pytest.mark.parametrize("how", ["argument", "env"])
+def test_explicit_dir_is_authoritative(isolated: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """A file missing from the directory asked for is refused by name, though complete copies exist."""
+    explicit = copy_real(isolated / "explicit")
+    monkeypatch.setattr(locate, "DEBIAN_DIR", copy_real(isolated / "debian"))
+    copy_real(isolated / "cache/sepconv/fashion-mnist")
+    (explicit / "t10k-labels-idx1-ubyte.gz").unlink()
+    origin = "data_dir" if how == "argument" else r"\$SEPCONV_DATA_DIR"
+    if how == "env":
+        monkeypatch.setenv("SEPCONV_DATA_DIR", str(explicit))
+    arg = explicit if how == "argument" else None
+    message = rf"explicit/t10k-labels-idx1-ubyte\.gz: file not found; {origin} is used alone"
+    with pytest.raises(FashionMNISTError, match=message):
+        find_data_dir(arg, download=False)
+    with pytest.raises(FashionMNISTError, match=message):
+        load_splits(arg, download=False)
+    # with downloads allowed it downloads into that directory, or fails naming it; no fallback either way
+    with pytest.raises(
+        FashionMNISTError, match=r"could not download t10k-labels-idx1-ubyte\.gz into .*explicit"
+    ):
+        find_data_dir(arg, mirrors=["http://127.0.0.1:9/"])
+    assert sorted(p.name for p in explicit.iterdir()) == sorted(f.filename for f in FILES[:3])
+
+
+def test_explicit_path_that_is_a_file(isolated: Path) -> None:
+    (isolated / "a-file").write_text("x")
+    with pytest.raises(FashionMNISTError, match=r"a-file: not a directory \(data_dir\)"):
+        find_data_dir(isolated / "a-file", download=False)
 
 
 def test_missing_everywhere_names_files_and_places(isolated: Path) -> None:
     with pytest.raises(FashionMNISTError, match=r"train-images-idx3-ubyte\.gz.*searched .*no-debian"):
-        find_data_dir(isolated / "nothing", download=False)
+        find_data_dir(download=False)
 
 
 def test_missing_file_named(tmp_path: Path) -> None:
@@ -112,10 +151,17 @@ def _claim_5000_images(data: bytes) -> bytes:
         ("test_labels", lambda p: rewrite(p, _bump_last_label), True, "SHA-256 of the decompressed content"),
         ("test_labels", lambda p: rewrite(p, _wrong_magic), False, "magic number 0x00000804"),
         ("test_labels", lambda p: rewrite(p, lambda d: d[:-10]), False, r"header says dims \(10000,\)"),
-        ("test_labels", lambda p: rewrite(p, lambda d: d[:-1] + b"\x0c"), False, "label 12 out of range"),
+        ("test_labels", lambda p: rewrite(p, lambda d: d[:-1] + b"\x0c"), False, "label 12 at index 9999"),
+        ("test_labels", lambda p: rewrite(p, lambda d: d[:-1] + b"\x2a"), True, r"label 42 .* 0\.\.9"),
+        ("test_labels", lambda p: rewrite(p, _wrong_magic), True, "magic number 0x00000804"),
         ("test_images", lambda p: rewrite(p, _claim_5000_images), False, r"\(5000, 28, 28\), expected"),
+        ("test_labels", lambda p: p.write_bytes(gzip.compress(bytes(20_000))), True, "more than 10008 bytes"),
+        ("test_labels", lambda p: (p.unlink(), p.mkdir()), True, "cannot be read"),
     ],
-    ids=["truncated-gz", "not-gzip", "checksum", "magic", "short-body", "label-range", "wrong-count"],
+    ids=[
+        "truncated-gz", "not-gzip", "checksum", "magic", "short-body", "label-range", "label-42-verified",
+        "magic-verified", "wrong-count", "too-large", "a-directory",
+    ],
 )  # fmt: skip
 def test_corrupt_files_named(tmp_path: Path, key: str, corrupt, verify: bool, message: str) -> None:
     directory = copy_real(tmp_path / "data")

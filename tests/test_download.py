@@ -5,8 +5,13 @@ from __future__ import annotations
 import functools
 import gzip
 import http.server
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,3 +82,72 @@ def test_unreachable_mirror_reported(empty_machine: Path) -> None:
     with pytest.raises(FashionMNISTError, match=r"could not download train-images-idx3-ubyte\.gz"):
         find_data_dir(mirrors=["http://127.0.0.1:9/"])
     assert not any(empty_machine.glob("*"))
+
+
+class _BrokenHandler(_QuietHandler):
+    """``/half/<name>`` promises the whole file but sends half of it; ``/slow/<name>`` stalls after 64 KiB."""
+
+    def do_GET(self) -> None:
+        mode, _, name = self.path.strip("/").partition("/")
+        if mode not in ("half", "slow"):
+            super().do_GET()
+            return
+        data = (Path(self.directory) / name).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[: len(data) // 2] if mode == "half" else data[:65536])
+        self.wfile.flush()
+        if mode == "slow":
+            time.sleep(30)  # the client is killed meanwhile
+
+
+@pytest.fixture
+def broken_mirror(mirror: tuple[str, Path]) -> Iterator[str]:
+    """A second server over the same files, whose ``half/`` and ``slow/`` paths break the transfer."""
+    handler = functools.partial(_BrokenHandler, directory=str(mirror[1]))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_transfer_cut_half_way_leaves_nothing(broken_mirror: str, tmp_path: Path) -> None:
+    target = tmp_path / "data"
+    with pytest.raises(
+        FashionMNISTError, match=r"idx3-ubyte\.gz: the transfer ended after 13210928 of 26421856 bytes"
+    ):
+        find_data_dir(target, mirrors=[broken_mirror + "half/"])
+    assert list(target.iterdir()) == []  # neither the file nor its temporary copy
+    with pytest.raises(FashionMNISTError, match=r"train-images-idx3-ubyte\.gz: file not found"):
+        find_data_dir(target, download=False)
+
+
+def test_download_killed_half_way_is_never_accepted(
+    broken_mirror: str, mirror: tuple[str, Path], tmp_path: Path
+) -> None:
+    """``kill -9`` during a download leaves only a hidden ``.part`` file, which no later run reads."""
+    target = tmp_path / "data"
+    slow = broken_mirror + "slow/"
+    code = f"from sepconv.data import find_data_dir; find_data_dir({str(target)!r}, mirrors=[{slow!r}])"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.stat().st_size for p in target.glob(".*.part")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        parts = list(target.glob(".*.part"))
+    finally:
+        proc.kill()
+        proc.wait()
+    assert parts and proc.returncode == -signal.SIGKILL
+    assert [p.name for p in target.iterdir() if not p.name.startswith(".")] == []
+    with pytest.raises(FashionMNISTError, match=r"train-images-idx3-ubyte\.gz: file not found"):
+        find_data_dir(target, download=False)
+    assert find_data_dir(target, mirrors=[mirror[0]]) == target  # a later download completes
+    assert sorted(p.name for p in target.iterdir() if not p.name.startswith(".")) == sorted(
+        f.filename for f in FILES
+    )

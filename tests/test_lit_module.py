@@ -50,6 +50,17 @@ def test_predict_step_returns_probabilities() -> None:
     torch.testing.assert_close(probs.sum(dim=1), torch.ones(4))
 
 
-def test_bad_lr_named() -> None:
-    with pytest.raises(ValueError, match="lr must be positive, received lr=0"):
-        SepConvLitModule(lr=0)
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lr": 0}, "lr must be positive, received lr=0"),
+        ({"momentum": 1.5}, r"momentum must be in \[0, 1\), received momentum=1\.5"),
+        ({"schedule": "cosin"}, "schedule must be one of 'constant', 'cosine', received schedule='cosin'"),
+        ({"initializer": "he"}, "initializer must be one of 'glorot_uniform'"),
+        ({"warmup_epochs": -1.0}, "warmup_epochs must be >= 0"),
+    ],
+)
+def test_bad_arguments_named(kwargs: dict, message: str) -> None:
+    """The recipes' rules check the module's arguments too (command-line values included)."""
+    with pytest.raises(ValueError, match=message):
+        SepConvLitModule(**kwargs)

@@ -1,58 +1,119 @@
-"""Training recipes: YAML files in LightningCLI's config format, read by both frameworks.
+"""Training recipes: YAML files in LightningCLI's config format, read and validated once for both frameworks.
 
 ``sepconv-torch fit --config sepconv/recipes/<name>.yaml`` reads them as any
-LightningCLI config; ``sepconv-keras train --recipe <name>`` reads the same
-keys through :func:`load_recipe`.
+LightningCLI config (after :func:`check_lightning_config`); ``sepconv-keras
+train --recipe <name>`` reads the same keys through :func:`load_recipe`.
+
+A recipe's top level is a mapping with at most the sections
+``seed_everything``, ``trainer``, ``model`` and ``data``. Each key has a
+:class:`~sepconv.recipes.rules.Rule` (type, range, choices): the fields of
+:class:`Recipe`, read by both frameworks, and :data:`TORCH_ONLY`, keys only
+the PyTorch side reads. Adding a key is one line in one of the two.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["RECIPES_DIR", "Recipe", "load_recipe", "recipe_path"]
+from sepconv.init import INITIALIZERS
+from sepconv.recipes.rules import Bound, RecipeError, Rule, above, at_least, below_one
+from sepconv.schedule import SCHEDULES
+
+__all__ = [
+    "RECIPES_DIR",
+    "SECTIONS",
+    "TORCH_ONLY",
+    "Recipe",
+    "RecipeError",
+    "check_lightning_config",
+    "check_value",
+    "load_recipe",
+    "parse_recipe",
+    "read_yaml",
+    "recipe_path",
+    "recipe_rules",
+]
 
 RECIPES_DIR = Path(__file__).resolve().parent
+#: the top-level keys a recipe may have
+SECTIONS: tuple[str, ...] = ("seed_everything", "trainer", "model", "data")
+
+
+def key(
+    default: Any,
+    name: str,
+    kind: type,
+    bound: Bound | None = None,
+    *,
+    choices: Sequence[str] = (),
+    nullable: bool = False,
+) -> Any:
+    """A :class:`Recipe` field whose value is checked by ``Rule(name, kind, bound, choices, nullable)``."""
+    return dataclasses.field(default=default, metadata={"rule": Rule(name, kind, bound, choices, nullable)})
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """What a recipe fixes, with the reference values as defaults."""
+    """What a recipe fixes, with the reference values as defaults; every value is checked on construction.
 
-    seed: int = 42
-    epochs: int = 10
-    batch_size: int = 32
-    lr: float = 0.01
-    momentum: float = 0.0
-    nesterov: bool = False
-    schedule: str = "constant"
-    warmup_epochs: float = 0.0
-    initializer: str = "glorot_uniform"
-    augment: bool = False
+    Raises :class:`RecipeError` naming the YAML key (``model.lr``), expected against found.
+    """
+
+    seed: int = key(42, "seed_everything", int, at_least(0))
+    epochs: int = key(10, "trainer.max_epochs", int, at_least(1))
+    batch_size: int = key(32, "data.batch_size", int, at_least(1))
+    lr: float = key(0.01, "model.lr", float, above(0))
+    momentum: float = key(0.0, "model.momentum", float, below_one())
+    nesterov: bool = key(False, "model.nesterov", bool)
+    schedule: str = key("constant", "model.schedule", str, choices=SCHEDULES)
+    warmup_epochs: float = key(0.0, "model.warmup_epochs", float, at_least(0))
+    initializer: str = key("glorot_uniform", "model.initializer", str, choices=INITIALIZERS)
+    augment: bool = key(False, "data.augment", bool)
+    data_dir: str | None = key(None, "data.data_dir", str, nullable=True)
+    download: bool = key(True, "data.download", bool)
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            object.__setattr__(self, field.name, field.metadata["rule"].check(getattr(self, field.name)))
+        check_warmup(self.warmup_epochs, self.epochs)
 
 
-#: PyTorch-only settings that do not change the recipe (memory layout); the Keras side ignores them.
-TORCH_ONLY: dict[str, set[str]] = {
-    "model": {"channels_last"},
-    "data": {"eval_batch_size", "num_workers", "data_dir", "download", "seed"},
-}
+#: Keys only sepconv-torch reads (memory layout, loaders, its shuffle seed); Keras checks, then ignores them.
+TORCH_ONLY: tuple[Rule, ...] = (
+    Rule("model.channels_last", bool),
+    Rule("data.eval_batch_size", int, at_least(1)),
+    Rule("data.num_workers", int, at_least(0)),
+    Rule("data.seed", int, at_least(0)),
+)
 
-# (section, key in the YAML) -> Recipe field
-_KEYS: dict[tuple[str, str], str] = {
-    ("", "seed_everything"): "seed",
-    ("trainer", "max_epochs"): "epochs",
-    ("data", "batch_size"): "batch_size",
-    ("data", "augment"): "augment",
-    **{
-        ("model", f.name): f.name
-        for f in dataclasses.fields(Recipe)
-        if f.name in {"lr", "momentum", "nesterov", "schedule", "warmup_epochs", "initializer"}
-    },
-}
+
+def recipe_rules() -> dict[str, tuple[Rule, str | None]]:
+    """Every known key: ``name -> (rule, Recipe field or None for a PyTorch-only key)``."""
+    rules: dict[str, tuple[Rule, str | None]] = {
+        f.metadata["rule"].name: (f.metadata["rule"], f.name) for f in dataclasses.fields(Recipe)
+    }
+    rules.update({rule.name: (rule, None) for rule in TORCH_ONLY})
+    return rules
+
+
+def check_value(name: str, value: Any, label: str | None = None) -> Any:
+    """Check one value against the rule of key ``name`` (``"model.lr"``); see :meth:`Rule.check`."""
+    return recipe_rules()[name][0].check(value, label)
+
+
+def check_warmup(warmup_epochs: float, epochs: int) -> None:
+    """The warm-up must end before training does."""
+    if not warmup_epochs < epochs:
+        raise RecipeError(
+            f"model.warmup_epochs must be < trainer.max_epochs ({epochs}), "
+            f"received model.warmup_epochs={warmup_epochs!r}"
+        )
 
 
 def recipe_path(name_or_path: str | Path) -> Path:
@@ -65,20 +126,85 @@ def recipe_path(name_or_path: str | Path) -> Path:
     return path
 
 
-def load_recipe(name_or_path: str | Path) -> Recipe:
-    """Read a recipe YAML; unknown keys under ``model``/``data`` raise, naming the file and key."""
-    path = recipe_path(name_or_path)
-    config: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
+def read_yaml(path: Path) -> Any:
+    """The YAML document in ``path``; :class:`RecipeError` naming the file if it cannot be read or parsed."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise RecipeError(f"{path}: not valid YAML ({' '.join(str(e).split())})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise RecipeError(f"{path}: cannot be read ({e})") from None
+
+
+def _sections(config: Any) -> dict[str, Mapping[Any, Any]]:
+    """``{"": top level, "trainer": {...}, ...}``; the top level and each section must be mappings."""
+    if not isinstance(config, Mapping):
+        raise RecipeError(
+            f"the top level must be a mapping with keys among {', '.join(SECTIONS)}, "
+            f"received a {type(config).__name__}: {config!r:.60}"
+        )
+    sections: dict[str, Mapping[Any, Any]] = {"": config}
+    for name, node in config.items():
+        if name in SECTIONS[1:]:
+            if node is not None and not isinstance(node, Mapping):
+                raise RecipeError(f"{name} must be a mapping, received {name}={node!r:.60}")
+            sections[name] = node or {}
+    return sections
+
+
+def parse_recipe(config: Any, *, strict: bool = True) -> dict[str, Any]:
+    """Check every known key of a parsed recipe; returns ``{Recipe field: value}`` for those it sets.
+
+    ``strict``: an unknown key anywhere is an error (the Keras side would ignore
+    it). Without it, unknown keys are left to LightningCLI, which refuses
+    misspellings itself and knows every Trainer option.
+    """
+    rules = recipe_rules()
     values: dict[str, Any] = {}
-    for (section, key), field in _KEYS.items():
-        node = config if section == "" else (config.get(section) or {})
-        if key in node:
-            values[field] = node[key]
-    for section in ("model", "data"):
-        known = {k for s, k in _KEYS if s == section}
-        unknown = set(config.get(section) or {}) - known - TORCH_ONLY[section]
-        if unknown:
-            raise ValueError(
-                f"{path}: unknown {section} keys {sorted(unknown)}, expected some of {sorted(known)}"
-            )
-    return Recipe(**values)
+    for section, node in _sections(config).items():
+        for name, value in node.items():
+            full = name if section == "" else f"{section}.{name}"
+            if section == "" and name in SECTIONS[1:]:
+                continue
+            if full in rules:
+                rule, field = rules[full]
+                checked = rule.check(value)
+                if field is not None:
+                    values[field] = checked
+            elif strict:
+                known = sorted(k for k in rules if k.rpartition(".")[0] == section) if section else SECTIONS
+                where = f"{section} key" if section else "top-level key"
+                raise RecipeError(f"unknown {where} {full!r}, expected one of {known}")
+    return values
+
+
+def load_recipe(name_or_path: str | Path) -> Recipe:
+    """Read and validate a recipe YAML (strictly); errors name the file and the key."""
+    path = recipe_path(name_or_path)
+    config = read_yaml(path)
+    try:
+        return Recipe(**parse_recipe({} if config is None else config))
+    except RecipeError as e:
+        raise RecipeError(f"{path}: {e}") from None
+
+
+def check_lightning_config(path: str | Path) -> None:
+    """Validate the recipe keys of a LightningCLI ``--config`` file; other keys are LightningCLI's business.
+
+    ``seed_everything: true/false`` (LightningCLI's random / no seed) is accepted;
+    ``warmup_epochs < max_epochs`` is checked when the file sets both.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return  # LightningCLI reports a missing config itself
+    config = read_yaml(path)
+    if config is None:
+        return
+    try:
+        if isinstance(config, Mapping) and isinstance(config.get("seed_everything"), bool):
+            config = {k: v for k, v in config.items() if k != "seed_everything"}
+        values = parse_recipe(config, strict=False)
+        if "warmup_epochs" in values and "epochs" in values:
+            check_warmup(values["warmup_epochs"], values["epochs"])
+    except RecipeError as e:
+        raise RecipeError(f"{path}: {e}") from None

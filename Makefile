@@ -7,7 +7,7 @@ RUNS ?= runs
 RECIPE ?= reference
 DEBIAN_DATA := /usr/share/datasets/fashion-mnist
 
-.PHONY: setup data train train-keras test test-fast parity clean
+.PHONY: setup data train train-keras test test-fast lint parity clean
 
 setup: $(VENV)/.installed
 
@@ -34,7 +34,14 @@ train-keras: setup data
 	$(BIN)/sepconv-keras train --recipe $(RECIPE) --output-dir $(RUNS)/keras-$(RECIPE)
 
 test: setup data
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# ruff alone: lint and format check of the whole tree (config in pyproject.toml); `make test` runs both.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"

@@ -1,24 +1,41 @@
-"""The parity suite: weight transfer between the Keras and PyTorch networks, and the checks that prove them equal.
+"""The parity suite: a weight converter (:mod:`parity.converter`) and the harness proving the ports equal
+(:mod:`parity.harness`).
 
 Importing :mod:`parity` loads both frameworks in the order that keeps them
-usable together (see :mod:`sepconv.compat`), whichever the caller imported first.
+usable together (see :mod:`sepconv.compat`), whichever the caller imported first,
+and exposes the converter's public API.
 """
 
 from sepconv.compat import guard_triton
 
 guard_triton()
 
-from parity.convert import keras_to_torch, torch_to_keras, transfer
-from parity.errors import WeightMismatchError
-from parity.mapping import DEFAULT_TRANSFORMS, Row, TransformSet, build_mapping
+from parity.converter import (
+    DEFAULT_TRANSFORMS,
+    Mismatch,
+    Row,
+    StoredKerasModel,
+    TransformSet,
+    WeightFileError,
+    WeightMismatchError,
+    build_mapping,
+    keras_to_torch,
+    load_weights_file,
+    torch_to_keras,
+    transfer,
+)
 
 __all__ = [
     "DEFAULT_TRANSFORMS",
+    "Mismatch",
     "Row",
+    "StoredKerasModel",
     "TransformSet",
+    "WeightFileError",
     "WeightMismatchError",
     "build_mapping",
     "keras_to_torch",
+    "load_weights_file",
     "torch_to_keras",
     "transfer",
 ]

@@ -13,8 +13,8 @@ import numpy as np
 
 import parity
 import sepconv_keras
-from parity.keras_run import keras_layer_outputs
-from parity.torch_run import one_thread, torch_layer_outputs
+from parity.harness.keras_runner import keras_layer_outputs
+from parity.harness.torch_runner import one_thread, torch_layer_outputs
 from sepconv.compat import import_tensorflow
 from sepconv.data import load_splits
 from sepconv.spec import REFERENCE

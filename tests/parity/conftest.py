@@ -6,9 +6,8 @@ import keras
 import pytest
 
 import parity  # noqa: F401  (loads both frameworks in a safe order)
-from parity.checks import Setup
-from parity.report import load_setup
-from parity.weights import fresh, randomized
+from parity.harness.data import Setup, load_setup
+from parity.harness.states import fresh, randomized
 
 
 @pytest.fixture(scope="session")

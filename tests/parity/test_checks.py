@@ -5,10 +5,12 @@ from __future__ import annotations
 import keras
 import pytest
 
-from parity.broken import BROKEN_PORTS
-from parity.checks import CHECKS, Setup, check_activations
-from parity.port import REFERENCE_PORT
-from parity.weights import as_dtype, fresh
+from parity.converter import keras_copy
+from parity.harness.broken import BROKEN_PORTS
+from parity.harness.checks import CHECKS, check_activations
+from parity.harness.data import Setup
+from parity.harness.port import REFERENCE_PORT
+from parity.harness.states import fresh
 
 MATRIX = [(port, check) for port, broken in BROKEN_PORTS.items() for check in broken.must_fail]
 
@@ -48,5 +50,7 @@ def test_broken_port_fails(port: str, check: str, random_model: keras.Model, sma
     ],
 )
 def test_first_diverging_layer(port: str, layer: str, random_model: keras.Model, small_setup: Setup) -> None:
-    result = check_activations(as_dtype(random_model, "float32"), BROKEN_PORTS[port].port, small_setup.x_eval)
+    result = check_activations(
+        keras_copy(random_model, "float32"), BROKEN_PORTS[port].port, small_setup.x_eval
+    )
     assert not result.passed and result.layer == layer

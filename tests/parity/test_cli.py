@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from parity.cli import main
+from parity.harness import cli, data
+from parity.harness.cli import main
 
 
 @pytest.mark.slow
@@ -44,3 +45,44 @@ def test_bad_checkpoint_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureF
     missing = tmp_path / "nope.ckpt"
     assert main(["--torch", str(missing)]) == 2
     assert str(missing) in capsys.readouterr().err
+
+
+@pytest.fixture()
+def no_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if the long run starts."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the suite ran")
+
+    monkeypatch.setattr(cli, "run_suite", refuse)
+
+
+@pytest.mark.parametrize(
+    ("option", "name", "message"),
+    [
+        ("--json", "missing/report.json", "does not exist"),
+        ("--plot", "report.txt", "expected a .png file"),
+        ("--json", ".", "is a directory"),
+    ],
+)
+def test_output_paths_checked_before_the_run(
+    option: str, name: str, message: str, tmp_path: Path, no_run: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([option, str(tmp_path / name)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sepconv-parity: error:") and message in err and len(err.splitlines()) == 1
+
+
+def test_missing_data_found_before_the_run(
+    monkeypatch: pytest.MonkeyPatch, no_run: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sepconv.data import FashionMNISTError
+
+    def missing(*args: object, **kwargs: object) -> None:
+        raise FashionMNISTError("Fashion-MNIST not found in /nowhere")
+
+    monkeypatch.setattr(data, "load_splits", missing)
+    assert main(["--steps", "2"]) == 2
+    assert "not found in /nowhere" in capsys.readouterr().err
+    with pytest.raises(FashionMNISTError):
+        main(["--steps", "2", "--debug"])

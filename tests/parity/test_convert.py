@@ -8,37 +8,12 @@ import keras
 import numpy as np
 import pytest
 import torch
+from parity_helpers import torch_probs, tutorial_model
 
 import sepconv_keras
 import sepconv_torch
 from parity import WeightMismatchError, keras_to_torch, torch_to_keras
-from parity.io import load_weights_file
-
-
-def tutorial_model(dense_units: int = 128) -> keras.Sequential:
-    """The network as the reference tutorial writes it: automatic layer names, input_shape on the first layer."""
-    L = keras.layers
-    return keras.Sequential(
-        [
-            L.Conv2D(32, 3, padding="same", activation="selu", input_shape=(28, 28, 1)),
-            L.SeparableConv2D(32, 3, padding="same", activation="selu"),
-            L.MaxPool2D(),
-            L.SeparableConv2D(64, 3, padding="same", activation="selu"),
-            L.SeparableConv2D(64, 3, padding="same", activation="selu"),
-            L.MaxPool2D(),
-            L.SeparableConv2D(128, 3, padding="same", activation="selu"),
-            L.SeparableConv2D(128, 3, padding="same", activation="selu"),
-            L.MaxPool2D(),
-            L.Flatten(),
-            L.Dense(dense_units, activation="selu"),
-            L.Dense(10, activation="softmax"),
-        ]
-    )
-
-
-def _probs(net: torch.nn.Module, x: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        return torch.softmax(net.eval()(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())), -1).numpy()
+from parity.converter.files import load_weights_file
 
 
 @pytest.mark.parametrize("suffix", [".h5", ".keras"])
@@ -54,7 +29,7 @@ def test_tutorial_model_file_converts(tmp_path: Path, suffix: str, setup) -> Non
     loaded = load_weights_file(tmp_path / f"model{suffix}")
     net = keras_to_torch(loaded)
     x = setup.x_eval[:64]
-    assert np.abs(_probs(net, x) - model.predict(x, verbose=0)).max() <= 1e-5
+    assert np.abs(torch_probs(net, x) - model.predict(x, verbose=0)).max() <= 1e-5
     back = torch_to_keras(net, tutorial_model())
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), back.get_weights(), strict=False))
 

@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from parity import transforms as T
-from parity.mapping import build_mapping
+from parity.converter import transforms as T
+from parity.converter.mapping import build_mapping
 from sepconv.spec import REFERENCE
 
 SHAPES = {
@@ -60,7 +60,7 @@ def test_mapping_rows_come_from_the_table() -> None:
     assert dense1.transform.name == "flatten_dense[h=3,w=3,c=128]" and dense1.keras_shape == (1152, 128)
     assert next(r for r in rows if r.torch_key == "dense2.weight").transform.name == "dense"
     assert sum(np.prod(r.keras_shape) for r in rows) == 184_234
-    wider = tuple(dataclasses.replace(l, filters=256) if l.name == "sepconv5" else l for l in REFERENCE)
+    wider = tuple(dataclasses.replace(s, filters=256) if s.name == "sepconv5" else s for s in REFERENCE)
     changed = {r.torch_key: r for r in build_mapping(wider)}
     assert changed["sepconv5.conv_pw.weight"].torch_shape == (256, 128, 1, 1)
     assert changed["dense1.weight"].transform.name == "flatten_dense[h=3,w=3,c=256]"

@@ -1,0 +1,60 @@
+"""``sepconv-convert SRC DST``: convert weights between Keras and PyTorch files, formats by extension.
+
+Keras ``.keras`` / ``.h5`` / ``.weights.h5`` <-> Lightning ``.ckpt``,
+``.safetensors`` (the exchange format) or a PyTorch state dict ``.pt`` /
+``.pth``; same-framework pairs (``.h5`` -> ``.keras``, ``.ckpt`` ->
+``.safetensors``) are re-written through the same validation. Every weight is
+validated before anything is written; on any error one line goes to stderr
+(:func:`sepconv.errors.run_main`: status 2), and DST is not created (nor an
+existing DST changed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from parity.converter.convert import keras_copy, torch_copy
+from parity.converter.errors import WeightFileError, WeightMismatchError
+from parity.converter.files import FORMATS, format_of, load_weights_file, save_weights_file
+from sepconv.errors import run_main
+
+__all__ = ["convert_file", "main"]
+
+
+def convert_file(src: str | Path, dst: str | Path) -> Path:
+    """Convert ``src`` to ``dst`` (formats by extension); ``WeightFileError`` naming the file if refused."""
+    src, dst = Path(src), Path(dst)
+    target = format_of(dst)  # an unknown DST extension fails before SRC is read
+    model = load_weights_file(src)
+    try:
+        converted = keras_copy(model) if target.framework == "keras" else torch_copy(model)
+    except WeightMismatchError as error:
+        raise WeightFileError(f"{src}: {error.one_line()}") from error
+    return save_weights_file(converted, dst)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``sepconv-convert``; returns the exit status (0, or 2 for a refused input)."""
+    parser = argparse.ArgumentParser(
+        prog="sepconv-convert",
+        description="Convert sepconv weights between Keras and PyTorch files; formats follow the extensions "
+        f"({', '.join(sorted(FORMATS))}).",
+    )
+    parser.add_argument("src", type=Path, help="source weight file")
+    parser.add_argument("dst", type=Path, help="destination file (written only if the conversion succeeds)")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    args = parser.parse_args(argv)
+
+    def run() -> int:
+        convert_file(args.src, args.dst)
+        print(f"wrote {args.dst}")
+        return 0
+
+    return run_main("sepconv-convert", run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

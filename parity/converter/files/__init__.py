@@ -1,0 +1,110 @@
+"""Weight file formats, one module per family, in a registry keyed by extension.
+
+==================  ==========  =============================================
+extension           framework   contents
+==================  ==========  =============================================
+``.keras``          keras       a Keras 3 zip: ``config.json`` and ``model.weights.h5``
+``.h5``             keras       a Keras 2 or 3 legacy HDF5 model (``ModelCheckpoint``)
+``.weights.h5``     keras       Keras weights only (``save_weights``)
+``.ckpt``           torch       a Lightning checkpoint of ``SepConvLitModule``
+``.safetensors``    torch       the exchange format: PyTorch-layout tensors
+``.pt`` / ``.pth``  torch       a PyTorch state dict (``torch.save``)
+==================  ==========  =============================================
+
+Keras files are read with h5py and JSON only (:mod:`.keras_h5`): no Keras
+object is built from a file's config, which is checked against the reference
+structure instead. PyTorch files are read with ``torch.load(weights_only=True)``
+or safetensors (:mod:`.torch_files`). A new family registers its
+:class:`WeightFormat` entries with :func:`register`; the longest matching
+extension wins (``.weights.h5`` before ``.h5``). Writers go through
+:func:`~parity.converter.files.atomic.atomic_write`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from parity.converter.errors import WeightFileError
+
+__all__ = [
+    "FORMATS",
+    "Framework",
+    "WeightFormat",
+    "file_kind",
+    "format_of",
+    "load_weights_file",
+    "register",
+    "save_weights_file",
+]
+
+Framework = Literal["keras", "torch"]
+
+
+@dataclass(frozen=True)
+class WeightFormat:
+    """One file format: ``load(path)`` returns a model of ``framework`` (a ``StoredKerasModel`` or a state
+    dict); ``save(model, path)`` writes a model of that framework to ``path`` (called on a temporary file)."""
+
+    extension: str
+    framework: Framework
+    description: str
+    load: Callable[[Path], Any]
+    save: Callable[[Any, Path], None]
+
+
+#: extension (lower case, with the dot) -> format
+FORMATS: dict[str, WeightFormat] = {}
+
+
+def register(*formats: WeightFormat) -> None:
+    """Add formats to :data:`FORMATS` (a later registration of an extension replaces the earlier one)."""
+    for fmt in formats:
+        FORMATS[fmt.extension.lower()] = fmt
+
+
+def format_of(path: str | os.PathLike[str]) -> WeightFormat:
+    """The registered format whose extension ``path`` ends with (the longest); ``WeightFileError`` if none."""
+    name = Path(path).name.lower()
+    matches = [ext for ext in FORMATS if name.endswith(ext)]
+    if not matches:
+        raise WeightFileError(f"{path}: unknown extension; expected one of {', '.join(sorted(FORMATS))}")
+    return FORMATS[max(matches, key=len)]
+
+
+def file_kind(path: str | os.PathLike[str]) -> Framework:
+    """``keras`` or ``torch``, from the extension."""
+    return format_of(path).framework
+
+
+def load_weights_file(path: str | os.PathLike[str]) -> Any:
+    """A ``StoredKerasModel`` (Keras formats) or a state dict without ``net.`` prefix (PyTorch formats).
+
+    Anything that is not a weight file of its extension's format becomes a
+    :class:`WeightFileError` naming ``path``.
+    """
+    fmt = format_of(path)
+    path = Path(path)
+    if not path.is_file():
+        raise WeightFileError(f"{path}: no such file")
+    return fmt.load(path)
+
+
+def save_weights_file(model: Any, path: str | os.PathLike[str]) -> Path:
+    """Write ``model`` (of the format's framework) to ``path`` atomically; returns ``path``."""
+    from parity.converter.files.atomic import atomic_write
+
+    fmt = format_of(path)
+    return atomic_write(path, lambda tmp: fmt.save(model, tmp))
+
+
+def _register_builtin() -> None:
+    from parity.converter.files import keras_h5, torch_files
+
+    register(*keras_h5.FORMATS, *torch_files.FORMATS)
+
+
+_register_builtin()

@@ -1,0 +1,118 @@
+"""``sepconv-parity``: run every parity check and print the report; exit 1 if any check fails.
+
+Before the long run it checks what can be wrong with the input: the output
+paths (``--json``, ``--plot``), the checkpoint, and the data (found by
+:func:`sepconv.data.load_splits`). Errors print one line through
+:func:`sepconv.errors.run_main` (status 2; ``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import keras
+
+from parity.converter.convert import keras_copy
+from parity.converter.errors import WeightFileError
+from parity.converter.files import file_kind, load_weights_file
+from parity.harness.broken import BROKEN_PORTS
+from parity.harness.data import load_setup
+from parity.harness.port import REFERENCE_PORT, Port
+from parity.harness.report import format_table, save_json, save_plot
+from parity.harness.suite import run_suite
+from sepconv.errors import InputError, run_main
+from sepconv.spec import REFERENCE
+
+__all__ = ["check_output_path", "main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sepconv-parity", description=__doc__.splitlines()[0])
+    start = p.add_mutually_exclusive_group()
+    start.add_argument(
+        "--keras", type=Path, metavar="FILE", help="trained Keras model (.keras, .h5, .weights.h5) to check"
+    )
+    start.add_argument(
+        "--torch", type=Path, metavar="FILE", help="trained PyTorch weights (.ckpt, .safetensors, .pt, .pth)"
+    )
+    p.add_argument("--steps", type=int, default=300, metavar="K", help="trajectory length (default 300)")
+    p.add_argument(
+        "--float64",
+        action="store_true",
+        help="float64 trajectory over all K steps (default 25; slow) and checks 4-6 in float64 too",
+    )
+    p.add_argument("--seed", type=int, default=0, help="initial weights and batch order (default 0)")
+    p.add_argument("--json", type=Path, metavar="PATH", help="write every result and curve as JSON")
+    p.add_argument(
+        "--plot", type=Path, metavar="PATH", help="write a PNG of per-layer and per-step differences"
+    )
+    p.add_argument(
+        "--port",
+        choices=["reference", *BROKEN_PORTS],
+        default="reference",
+        help="check a deliberately broken port instead (to see the checks fail)",
+    )
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    return p
+
+
+def check_output_path(path: Path, option: str, suffix: str | None = None) -> None:
+    """``InputError`` unless ``path`` can be written: not a directory, its folder exists and is writable,
+    and (if given) it ends in ``suffix``."""
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a directory, expected a file path")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"{option} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(f"{option} {path}: not writable")
+    if suffix is not None and path.suffix.lower() != suffix:
+        raise InputError(
+            f"{option} {path}: expected a {suffix} file, found {path.suffix or 'no extension'!r}"
+        )
+
+
+def _start(args: argparse.Namespace) -> keras.Model | None:
+    """The trained model to check, as a float32 reference Keras model (``None``: train one)."""
+    for path, want in ((args.keras, "keras"), (args.torch, "torch")):
+        if path is None:
+            continue
+        if file_kind(path) != want:
+            raise WeightFileError(
+                f"{path}: --{want} needs a {want} weight file, this is a {file_kind(path)} one"
+            )
+        return keras_copy(load_weights_file(path), "float32")
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns 0 if every check passed, 1 if any failed, 2 on a usage or file error."""
+    args = _parser().parse_args(argv)
+
+    def run() -> int:
+        if args.steps < 1:
+            raise InputError(f"--steps must be at least 1, received {args.steps}")
+        if args.json is not None:
+            check_output_path(args.json, "--json")
+        if args.plot is not None:
+            check_output_path(args.plot, "--plot", ".png")
+        port: Port = REFERENCE_PORT if args.port == "reference" else BROKEN_PORTS[args.port].port
+        start = _start(args)
+        setup = load_setup(args.steps, args.seed)  # finds the data (or says where it looked) before the run
+        report = run_suite(port, setup, start, args.seed, args.float64)
+        print(format_table(report))
+        if args.json is not None:
+            save_json(report, args.json)
+        if args.plot is not None:
+            save_plot(report, args.plot, [layer.name for layer in REFERENCE])
+        return 0 if report.passed else 1
+
+    return run_main("sepconv-parity", run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

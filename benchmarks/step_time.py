@@ -14,7 +14,8 @@ PyTorch's CPU capability.
 Paths: ``keras`` (``model.fit``), ``lightning`` (``Trainer.fit(SepConvLitModule(),
 FashionMNISTDataModule())`` with the CLI's defaults: ``deterministic=True``, progress bar),
 ``torch`` (a plain loop over the default ``build_model()``, channels-last), ``torch-plain-ops``
-(the same loop with an out-of-place ``nn.SELU``, as before the in-place default).
+(the same loop with an out-of-place ``nn.SELU``, as before the in-place default), and, on request,
+``lightning-bf16`` (the Lightning path with ``precision="bf16-mixed"``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-PATHS = ("keras", "lightning", "torch", "torch-plain-ops")
+PATHS = ("keras", "lightning", "torch", "torch-plain-ops", "lightning-bf16")
+DEFAULT_PATHS = ("keras", "lightning", "torch", "torch-plain-ops")
 MFLOP_PER_SAMPLE = 24.4  # forward + backward of one training sample (README, "Performance")
 
 
@@ -100,7 +102,7 @@ def worker_torch(steps: int, warmup: int, plain_ops: bool) -> dict[str, float]:
     return {"step_ms": _median_ms(times, warmup), "infer256_ms": 1000 * statistics.median(infer)}
 
 
-def worker_lightning(steps: int, warmup: int) -> dict[str, float]:
+def worker_lightning(steps: int, warmup: int, precision: str = "32-true") -> dict[str, float]:
     import lightning as L
 
     from sepconv_torch import FashionMNISTDataModule, SepConvLitModule
@@ -125,13 +127,14 @@ def worker_lightning(steps: int, warmup: int) -> dict[str, float]:
         enable_checkpointing=False,
         deterministic=True,
         accelerator="cpu",
+        precision=precision,
         callbacks=[timer],
     )
     L.seed_everything(0, verbose=False)
     data = FashionMNISTDataModule(download=False)
     trainer.fit(SepConvLitModule(), datamodule=data)
     times = [b - a for a, b in itertools.pairwise(timer.starts)]
-    predict = L.Trainer(logger=False, accelerator="cpu", enable_progress_bar=False)
+    predict = L.Trainer(logger=False, accelerator="cpu", enable_progress_bar=False, precision=precision)
     data.hparams.eval_batch_size = 256
     start = time.perf_counter()
     batches = predict.predict(trainer.lightning_module, datamodule=data)
@@ -185,6 +188,8 @@ def run_worker(path: str, steps: int, warmup: int) -> dict[str, float]:
         return worker_keras(steps, warmup)
     if path == "lightning":
         return worker_lightning(steps, warmup)
+    if path == "lightning-bf16":
+        return worker_lightning(steps, warmup, precision="bf16-mixed")
     return worker_torch(steps, warmup, plain_ops=path == "torch-plain-ops")
 
 
@@ -222,7 +227,7 @@ def profile(steps: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--paths", nargs="+", choices=PATHS, default=list(PATHS))
+    p.add_argument("--paths", nargs="+", choices=PATHS, default=list(DEFAULT_PATHS))
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--steps", type=int, default=150, help="training steps per measurement (default 150)")
     p.add_argument("--warmup", type=int, default=30, help="steps dropped before the median (default 30)")

@@ -105,22 +105,27 @@ class EpochSampler(DistributedSampler):
 
     Lightning calls :meth:`set_epoch` before every training epoch, also after resuming from a
     checkpoint, so epoch ``e`` sees the same samples, in the same order, with the same random
-    flips and shifts, however the run got there. The augmentation draws (``generator``, which
-    :class:`FlipShift` draws from; it also seeds DataLoader workers) are seeded from
-    ``(seed, epoch, rank)``. With one process it is a seeded per-epoch shuffle.
+    flips and shifts, however the run got there. Each of ``generators`` (the one
+    :class:`FlipShift` draws from, and the DataLoader's, which seeds worker processes) gets its own
+    stream seeded from ``(seed, epoch, rank)``; they are separate so that creating an extra
+    iterator (one draw from the DataLoader's) cannot shift the augmentation. With one process it is
+    a seeded per-epoch shuffle.
     """
 
     def __init__(
-        self, dataset: Dataset, num_replicas: int, rank: int, seed: int, generator: torch.Generator
+        self, dataset: Dataset, num_replicas: int, rank: int, seed: int, *generators: torch.Generator
     ) -> None:
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
-        self.generator = generator
+        self.generators = generators
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
         super().set_epoch(epoch)
-        draws = int(np.random.SeedSequence([self.seed, epoch, self.rank]).generate_state(1, np.uint64)[0])
-        self.generator.manual_seed(draws)
+        states = np.random.SeedSequence([self.seed, epoch, self.rank]).generate_state(
+            len(self.generators), np.uint64
+        )
+        for generator, state in zip(self.generators, states, strict=True):
+            generator.manual_seed(int(state))
 
 
 class FashionMNISTDataModule(L.LightningDataModule):
@@ -195,9 +200,9 @@ class FashionMNISTDataModule(L.LightningDataModule):
         generator: torch.Generator | None = None
         sampler: Sampler | None = None
         if shuffle:
-            augment = dataset.augment
-            generator = augment.generator if isinstance(augment, FlipShift) else torch.Generator()
-            sampler = EpochSampler(dataset, world, rank, self.hparams.seed, generator)
+            generator = torch.Generator()
+            augment = [dataset.augment.generator] if isinstance(dataset.augment, FlipShift) else []
+            sampler = EpochSampler(dataset, world, rank, self.hparams.seed, generator, *augment)
         elif world > 1:  # evaluate every sample exactly once (no padding), metrics synced by torchmetrics
             sampler = UnrepeatedDistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=False)
         return DataLoader(

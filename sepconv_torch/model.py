@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import torch
 from torch import nn
@@ -14,7 +15,13 @@ from sepconv_torch.init import keras_init_
 
 __all__ = ["SepConvNet", "build_model"]
 
-_ACTIVATIONS: dict[str, type[nn.Module]] = {"selu": nn.SELU, "elu": nn.ELU, "relu": nn.ReLU}
+# In place: the activation overwrites its layer's output, which no backward needs; autograd then
+# differentiates SELU from its output (no exp in the backward) and keeps one tensor less per layer.
+_ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "selu": partial(nn.SELU, inplace=True),
+    "elu": partial(nn.ELU, inplace=True),
+    "relu": partial(nn.ReLU, inplace=True),
+}
 
 
 def _make_layer(layer: LayerSpec, in_features: int) -> nn.Module:

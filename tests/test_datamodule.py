@@ -8,6 +8,7 @@ import torch
 
 from sepconv_keras.data import make_dataset
 from sepconv_torch import FashionMNISTDataModule
+from sepconv_torch.data import FlipShift
 
 pytestmark = pytest.mark.realdata
 
@@ -60,12 +61,35 @@ def test_seeded_shuffle(datamodule: FashionMNISTDataModule) -> None:
 def test_augmentation_only_on_train() -> None:
     dm = FashionMNISTDataModule(augment=True)
     dm.setup("fit")
-    assert dm.datasets["train"].transform is not None
-    assert dm.datasets["val"].transform is None and dm.datasets["test"].transform is None
-    torch.manual_seed(0)
-    x = torch.stack([dm.datasets["train"][0][0] for _ in range(20)])
+    assert isinstance(dm.datasets["train"].augment, FlipShift)
+    assert dm.datasets["val"].augment is None and dm.datasets["test"].augment is None
+    x = dm.datasets["train"].__getitems__([0] * 20)[0]
     assert x.shape == (20, 1, 28, 28)
     assert len({t.numpy().tobytes() for t in x}) > 1  # random flips/shifts happen
+
+
+def test_batches_are_gathers(datamodule: FashionMNISTDataModule) -> None:
+    """Without augmentation a training batch is exactly the sampler's indices gathered."""
+    loader = datamodule.train_dataloader()
+    indices = list(loader.sampler)[:32]
+    x, y = next(iter(loader))
+    data = datamodule.datasets["train"]
+    assert torch.equal(x, data.images[indices]) and torch.equal(y, data.labels[indices])
+    assert datamodule.data_device() == torch.device("cpu")
+
+
+def test_augmented_epochs_repeat_from_seed_and_epoch() -> None:
+    """Epoch e's batches (order and augmentation draws) depend only on (seed, epoch)."""
+    dm = FashionMNISTDataModule(augment=True, seed=3)
+    dm.setup("fit")
+
+    def first_batch(epoch: int) -> torch.Tensor:
+        loader = dm.train_dataloader()
+        loader.sampler.set_epoch(epoch)
+        return next(iter(loader))[0]
+
+    a1, b, a2 = first_batch(1), first_batch(2), first_batch(1)
+    assert torch.equal(a1, a2) and not torch.equal(a1, b)
 
 
 @pytest.mark.parametrize("name", ["batch_size", "eval_batch_size"])

@@ -1,0 +1,300 @@
+"""Training-step and inference time of Keras ``fit``, a plain PyTorch loop and the Lightning path.
+
+Each measurement runs in a fresh process of its own (one framework per process), and the paths are
+interleaved round by round, so that machine noise hits them alike. Same real data, batch 32 for
+training (steady state: the first ``--warmup`` steps are dropped), batch 256 for inference over the
+10,000 test images. Prints medians over rounds and the ratio to Keras, with the CPU model and
+PyTorch's CPU capability.
+
+    python benchmarks/step_time.py                     # 3 rounds, all paths
+    python benchmarks/step_time.py --rounds 5 --json step_time.json
+    python benchmarks/step_time.py --profile           # per-op profile of the PyTorch step
+    python benchmarks/step_time.py --paths torch torch-plain-ops   # A/B the fast layers alone
+
+Paths: ``keras`` (``model.fit``), ``lightning`` (``Trainer.fit(SepConvLitModule(),
+FashionMNISTDataModule())`` with the CLI's defaults: ``deterministic=True``, progress bar),
+``torch`` (a plain loop over the default ``build_model()``, channels-last), ``torch-plain-ops``
+(the same loop with an out-of-place ``nn.SELU``, as before the in-place default), and, on request,
+``lightning-bf16`` (the Lightning path with ``precision="bf16-mixed"``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+PATHS = ("keras", "lightning", "torch", "torch-plain-ops", "lightning-bf16")
+DEFAULT_PATHS = ("keras", "lightning", "torch", "torch-plain-ops")
+MFLOP_PER_SAMPLE = 24.4  # forward + backward of one training sample (README, "Performance")
+
+
+def cpu_model() -> str:
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return platform.processor() or "unknown"
+
+
+def _median_ms(times: list[float], warmup: int) -> float:
+    return 1000 * statistics.median(times[warmup:])
+
+
+# ----------------------------------------------------------------------------- workers (one per process)
+
+
+def _torch_net(plain_ops: bool) -> Any:
+    import torch
+    from torch import nn
+
+    from sepconv_torch import build_model
+
+    net = build_model(seed=0)
+    if plain_ops:  # out-of-place nn.SELU, as before the in-place default
+        for name in net.activations:
+            if isinstance(net.activations[name], nn.SELU):
+                net.activations[name] = nn.SELU()
+    return net.to(memory_format=torch.channels_last)
+
+
+def worker_torch(steps: int, warmup: int, plain_ops: bool) -> dict[str, float]:
+    import torch
+    import torch.nn.functional as F
+
+    from sepconv.data import load_splits
+
+    splits = load_splits(download=False)
+    x_all = torch.from_numpy(splits.images("train", "NCHW"))
+    y_all = torch.from_numpy(splits.labels("train"))
+    net = _torch_net(plain_ops)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    order = torch.randperm(len(y_all), generator=torch.Generator().manual_seed(0))
+    times = []
+    for i in range(steps):
+        start = time.perf_counter()
+        idx = order[i * 32 : (i + 1) * 32]
+        x = x_all[idx].contiguous(memory_format=torch.channels_last)
+        loss = F.cross_entropy(net(x), y_all[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - start)
+    x_test = torch.from_numpy(splits.images("test", "NCHW"))
+    net.eval()
+    infer = []
+    with torch.inference_mode():
+        for _ in range(2):
+            for b in range(0, len(x_test), 256):
+                start = time.perf_counter()
+                torch.softmax(net(x_test[b : b + 256].contiguous(memory_format=torch.channels_last)), -1)
+                infer.append(time.perf_counter() - start)
+    return {"step_ms": _median_ms(times, warmup), "infer256_ms": 1000 * statistics.median(infer)}
+
+
+def worker_lightning(steps: int, warmup: int, precision: str = "32-true") -> dict[str, float]:
+    import lightning as L
+
+    from sepconv_torch import FashionMNISTDataModule, SepConvLitModule
+
+    class Timer(L.Callback):
+        def __init__(self) -> None:
+            self.starts: list[float] = []
+
+        def on_train_batch_start(self, *args: Any) -> None:
+            self.starts.append(time.perf_counter())
+
+        def on_train_end(self, *args: Any) -> None:
+            self.starts.append(time.perf_counter())
+
+    timer = Timer()
+    trainer = L.Trainer(
+        max_epochs=1,
+        limit_train_batches=steps,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        deterministic=True,
+        accelerator="cpu",
+        precision=precision,
+        callbacks=[timer],
+    )
+    L.seed_everything(0, verbose=False)
+    data = FashionMNISTDataModule(download=False)
+    trainer.fit(SepConvLitModule(), datamodule=data)
+    times = [b - a for a, b in itertools.pairwise(timer.starts)]
+    predict = L.Trainer(logger=False, accelerator="cpu", enable_progress_bar=False, precision=precision)
+    data.hparams.eval_batch_size = 256
+    start = time.perf_counter()
+    batches = predict.predict(trainer.lightning_module, datamodule=data)
+    infer_ms = 1000 * (time.perf_counter() - start) / len(batches)
+    return {"step_ms": _median_ms(times, warmup), "infer256_ms": infer_ms}
+
+
+def worker_keras(steps: int, warmup: int) -> dict[str, float]:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from sepconv.compat import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    from sepconv.data import load_splits
+    from sepconv_keras.data import make_dataset
+    from sepconv_keras.model import build_model
+
+    splits = load_splits(download=False)
+    keras.utils.set_random_seed(0)
+    model = build_model(seed=0)
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+
+    class Timer(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.starts: list[float] = []
+
+        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+            self.starts.append(time.perf_counter())
+
+        def on_train_end(self, logs: Any = None) -> None:
+            self.starts.append(time.perf_counter())
+
+    timer = Timer()
+    train = make_dataset(splits.x_train, splits.y_train, 32, shuffle=True, seed=0)
+    model.fit(train, epochs=1, steps_per_epoch=steps, callbacks=[timer], verbose=0)
+    times = [b - a for a, b in itertools.pairwise(timer.starts)]
+    x_test = splits.x_test
+    model.predict(x_test[:512], batch_size=256, verbose=0)
+    start = time.perf_counter()
+    model.predict(x_test, batch_size=256, verbose=0)
+    infer_ms = 1000 * (time.perf_counter() - start) / -(-len(x_test) // 256)
+    return {"step_ms": _median_ms(times, warmup), "infer256_ms": infer_ms}
+
+
+def run_worker(path: str, steps: int, warmup: int) -> dict[str, float]:
+    if path == "keras":
+        return worker_keras(steps, warmup)
+    if path == "lightning":
+        return worker_lightning(steps, warmup)
+    if path == "lightning-bf16":
+        return worker_lightning(steps, warmup, precision="bf16-mixed")
+    return worker_torch(steps, warmup, plain_ops=path == "torch-plain-ops")
+
+
+def profile(steps: int) -> None:
+    import torch
+    import torch.nn.functional as F
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    net = _torch_net(plain_ops=False)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    x = torch.randn(32, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (32,))
+
+    def step() -> None:
+        loss = F.cross_entropy(net(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(10):
+        step()
+    with torch_profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        for _ in range(steps):
+            step()
+    print(
+        f"CPU: {cpu_model()}; PyTorch {torch.__version__}, "
+        f"capability {torch.backends.cpu.get_cpu_capability()}"
+    )
+    print(prof.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=25))
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--paths", nargs="+", choices=PATHS, default=list(DEFAULT_PATHS))
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--steps", type=int, default=150, help="training steps per measurement (default 150)")
+    p.add_argument("--warmup", type=int, default=30, help="steps dropped before the median (default 30)")
+    p.add_argument("--json", type=Path, help="write the table and every measurement as JSON")
+    p.add_argument("--profile", action="store_true", help="print a per-op profile of the PyTorch step")
+    p.add_argument("--worker", choices=PATHS, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.warmup >= args.steps:
+        p.error(f"--warmup must be below --steps, received {args.warmup} >= {args.steps}")
+    if args.worker:
+        print(json.dumps(run_worker(args.worker, args.steps, args.warmup)))
+        return 0
+    if args.profile:
+        profile(args.steps)
+        return 0
+
+    import torch
+
+    capability = torch.backends.cpu.get_cpu_capability()
+    runs: dict[str, list[dict[str, float]]] = {path: [] for path in args.paths}
+    for r in range(args.rounds):
+        for path in args.paths:
+            command = [sys.executable, __file__, "--worker", path, "--steps", str(args.steps)]
+            command += ["--warmup", str(args.warmup)]
+            proc = subprocess.run(command, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                print(
+                    f"step_time: error: {path} failed: {proc.stderr.strip().splitlines()[-1:]}",
+                    file=sys.stderr,
+                )
+                return 1
+            runs[path].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            print(f"round {r + 1} {path}: {runs[path][-1]}", file=sys.stderr)
+    table = {
+        path: {key: statistics.median(m[key] for m in ms) for key in ("step_ms", "infer256_ms")}
+        for path, ms in runs.items()
+    }
+    ref = table.get("keras")
+    print(
+        f"CPU: {cpu_model()}; {os.cpu_count()} logical cores; "
+        f"PyTorch {torch.__version__}, capability {capability}"
+    )
+    print(
+        f"medians of {args.rounds} interleaved rounds, "
+        f"{args.steps - args.warmup} steady steps each, batch 32\n"
+    )
+    print("| path | ms per step | vs Keras | GFLOP/s | inference ms / 256 | vs Keras |")
+    print("|---|---|---|---|---|---|")
+    for path, row in table.items():
+        step_ratio = f"{row['step_ms'] / ref['step_ms']:.2f}" if ref else "-"
+        infer_ratio = f"{row['infer256_ms'] / ref['infer256_ms']:.2f}" if ref else "-"
+        gflops = MFLOP_PER_SAMPLE * 32 / row["step_ms"]
+        cells = [
+            path,
+            f"{row['step_ms']:.2f}",
+            step_ratio,
+            f"{gflops:.0f}",
+            f"{row['infer256_ms']:.1f}",
+            infer_ratio,
+        ]
+        print("| " + " | ".join(cells) + " |")
+    if args.json:
+        args.json.write_text(
+            json.dumps({"cpu": cpu_model(), "capability": capability, "table": table, "runs": runs}, indent=2)
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

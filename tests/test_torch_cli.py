@@ -132,3 +132,18 @@ def test_console_script_print_config() -> None:
     assert (
         "max_epochs: 10" in proc.stdout and "patience: 5" in proc.stdout and "batch_size: 32" in proc.stdout
     )
+
+
+def test_default_output_is_clean(tmp_path: Path) -> None:
+    """No library advertising and no deprecation warnings in what a user sees from a short fit."""
+    command = [
+        Path(sys.executable).with_name("sepconv-torch"),
+        "fit",
+        f"--trainer.default_root_dir={tmp_path}",
+    ]
+    command += ["--trainer.max_epochs=1", "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=1"]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    output = proc.stdout + proc.stderr
+    assert "litlogger" not in output and "Tip:" not in output
+    assert "deprecated" not in output.lower(), output[-3000:]

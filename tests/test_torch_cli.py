@@ -91,6 +91,34 @@ def test_predict_writes_probabilities(run_dir: Path) -> None:
         assert float(rows[i]["probability"]) == pytest.approx(float(probs[i].max()), abs=1e-6)
 
 
+def test_predict_on_a_folder_of_images(run_dir: Path, tmp_path: Path) -> None:
+    """Test images saved as PNG files get the test split's probabilities, with the checkpoint's statistics."""
+    from PIL import Image
+
+    from sepconv.data import load_raw
+
+    raw, _ = load_raw()
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in (0, 1, 2):
+        Image.fromarray(raw["test_images"][i]).convert("RGB").save(folder / f"img{i}.png")
+    out = tmp_path / "out"
+    quiet = [
+        "--trainer.logger=false",
+        "--trainer.enable_progress_bar=false",
+        f"--predictions.output_dir={out}",
+    ]
+    make_cli(["predict", "--ckpt_path=best", f"--trainer.default_root_dir={run_dir}", *quiet,
+              f"--data.predict_dir={folder}"])  # fmt: skip
+    rows = list(csv.DictReader((out / "predictions.csv").open()))
+    assert [Path(r["file"]).name for r in rows] == ["img0.png", "img1.png", "img2.png"]
+    assert all(r["label"] == "" for r in rows)
+    make_cli(["predict", "--ckpt_path=best", f"--trainer.default_root_dir={run_dir}", *quiet])
+    np.testing.assert_allclose(np.load(out / "predictions.npy")[:3], [
+        [float(r[name]) for name in CLASS_NAMES] for r in rows
+    ], atol=2e-6)  # fmt: skip
+
+
 def test_resume_from_last_continues(tmp_path: Path) -> None:
     fit(tmp_path, "--trainer.max_epochs=1")
     cli = make_cli(

@@ -110,6 +110,5 @@ class ProbabilityWriter(BasePredictionWriter):
         out.mkdir(parents=True, exist_ok=True)
         self.path = out / "predictions.npy"
         np.save(self.path, ordered)
-        self.csv_path = write_predictions_csv(
-            out / "predictions.csv", ordered, _labels(trainer, len(ordered))
-        )
+        labels, files = _labels(trainer, len(ordered)), _files(trainer, len(ordered))
+        self.csv_path = write_predictions_csv(out / "predictions.csv", ordered, labels, files)

@@ -11,6 +11,7 @@ import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 from sepconv.curves import CURVES, write_curves
+from sepconv.predictions import write_predictions_csv
 
 __all__ = ["LearningCurves", "ProbabilityWriter"]
 
@@ -47,8 +48,18 @@ class LearningCurves(L.Callback):
         self.history = list(state_dict.get("history", []))
 
 
+def _labels(trainer: L.Trainer, count: int) -> np.ndarray | None:
+    """The predicted split's labels, when the datamodule has them for every row."""
+    datasets = getattr(trainer.datamodule, "datasets", None) or {}
+    labels = getattr(datasets.get("test"), "labels", None)
+    if labels is None or len(labels) != count:
+        return None
+    return labels.cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+
+
 class ProbabilityWriter(BasePredictionWriter):
-    """Saves ``predict``'s class probabilities ``(N, 10)`` float32 as ``predictions.npy``, in dataset order.
+    """Saves ``predict``'s class probabilities ``(N, 10)`` float32 as ``predictions.npy``, in dataset order,
+    and the same as ``predictions.csv`` with class names and the true label where the data set has one.
 
     Each rank keeps its batches with their dataset indices; at the end, rank 0 gathers all ranks'
     parts and writes row ``i`` for sample ``i`` (under DDP every sample is predicted exactly once).
@@ -59,6 +70,7 @@ class ProbabilityWriter(BasePredictionWriter):
         super().__init__(write_interval="batch")
         self.output_dir = output_dir
         self.path: Path | None = None
+        self.csv_path: Path | None = None
         self._parts: list[tuple[np.ndarray, np.ndarray]] = []
 
     def on_predict_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -95,3 +107,6 @@ class ProbabilityWriter(BasePredictionWriter):
         out.mkdir(parents=True, exist_ok=True)
         self.path = out / "predictions.npy"
         np.save(self.path, ordered)
+        self.csv_path = write_predictions_csv(
+            out / "predictions.csv", ordered, _labels(trainer, len(ordered))
+        )

@@ -15,7 +15,7 @@ from sepconv.compat import guard_triton
 from sepconv.init import Initializer
 from sepconv.recipes import check_value
 from sepconv.schedule import Schedule, lr_factor
-from sepconv.spec import NUM_CLASSES
+from sepconv.spec import INPUT_SHAPE, NUM_CLASSES
 from sepconv_torch.model import build_model
 
 __all__ = ["SepConvLitModule"]
@@ -58,6 +58,9 @@ class SepConvLitModule(L.LightningModule):
         ):
             check_value(f"model.{name}", value, label=name)  # the recipes' rules: a RecipeError names it
         self.save_hyperparameters(ignore=["net"])
+        # lets Lightning's model summary show input/output shapes and the network's FLOPs
+        height, width, channels = INPUT_SHAPE
+        self.example_input_array = torch.zeros(1, channels, height, width)
         self.net = net if net is not None else build_model(initializer=initializer)
         if channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)

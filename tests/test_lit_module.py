@@ -64,3 +64,12 @@ def test_bad_arguments_named(kwargs: dict, message: str) -> None:
     """The recipes' rules check the module's arguments too (command-line values included)."""
     with pytest.raises(ValueError, match=message):
         SepConvLitModule(**kwargs)
+
+
+def test_summary_shows_shapes_and_flops() -> None:
+    """``example_input_array`` gives the summary its shapes and FLOPs (8.13 M per image, forward)."""
+    from lightning.pytorch.utilities.model_summary import ModelSummary
+
+    summary = ModelSummary(SepConvLitModule(), max_depth=1)
+    assert summary.total_flops == 8_131_200
+    assert "[1, 1, 28, 28]" in str(summary) and "[1, 10]" in str(summary)

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import torch
 
+from sepconv.classes import CLASS_NAMES
+from sepconv.data import load_splits
 from sepconv.recipes import load_recipe, recipe_path
 from sepconv_torch.cli import make_cli
 
@@ -78,6 +80,15 @@ def test_predict_writes_probabilities(run_dir: Path) -> None:
     probs = np.load(run_dir / "predictions.npy")
     assert probs.shape == (10000, 10) and probs.dtype == np.float32
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    with (run_dir / "predictions.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 10000 and list(rows[0])[:4] == ["index", "label", "predicted", "probability"]
+    assert list(rows[0])[4:] == list(CLASS_NAMES)
+    labels = load_splits(download=False).labels("test")
+    assert [r["label"] for r in rows[:50]] == [CLASS_NAMES[i] for i in labels[:50]]
+    for i in (0, 9999):
+        assert rows[i]["predicted"] == CLASS_NAMES[int(probs[i].argmax())]
+        assert float(rows[i]["probability"]) == pytest.approx(float(probs[i].max()), abs=1e-6)
 
 
 def test_resume_from_last_continues(tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ extension           framework   contents
 ``.ckpt``           torch       a Lightning checkpoint of ``SepConvLitModule``
 ``.safetensors``    torch       the exchange format: PyTorch-layout tensors
 ``.pt`` / ``.pth``  torch       a PyTorch state dict (``torch.save``)
+``.onnx``           torch       ONNX, export only, verified (:mod:`.deploy`)
+``.pt2``            torch       ``torch.export`` program, export only, verified
 ==================  ==========  =============================================
 
 Keras files are read with h5py and JSON only (:mod:`.keras_h5`): no Keras
@@ -102,9 +104,9 @@ def save_weights_file(model: Any, path: str | os.PathLike[str]) -> Path:
 
 
 def _register_builtin() -> None:
-    from parity.converter.files import keras_h5, torch_files
+    from parity.converter.files import deploy, keras_h5, torch_files
 
-    register(*keras_h5.FORMATS, *torch_files.FORMATS)
+    register(*keras_h5.FORMATS, *torch_files.FORMATS, *deploy.FORMATS)
 
 
 _register_builtin()

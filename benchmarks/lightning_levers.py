@@ -1,0 +1,111 @@
+"""A/B of the Lightning-side levers, in one process, variants interleaved round by round.
+
+Each variant trains ``--steps`` steps of ``SepConvLitModule()`` on ``FashionMNISTDataModule()`` with a fresh
+``Trainer`` (deterministic, no logger, no checkpoints, no validation) and reports the median time between
+consecutive ``on_train_batch_start`` calls after 30 warm-up steps.
+
+    python benchmarks/lightning_levers.py --rounds 3
+
+Variants: ``default`` (what the package does now);
+``selu-out-of-place`` (``nn.SELU()`` instead of the in-place
+default); ``log-every-step`` (the training metrics handed to ``self.log`` at every step, as before);
+``not-deterministic`` (``deterministic=False``); ``tqdm-refresh-1`` / ``tqdm-refresh-20`` (a TQDM bar redrawn
+every batch / every 20 batches); ``no-progress-bar``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import time
+import types
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import TQDMProgressBar
+from torch import nn
+
+from sepconv_torch import FashionMNISTDataModule, SepConvLitModule
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "selu-out-of-place": {"inplace": False},
+    "log-every-step": {"log_every_step": True},
+    "not-deterministic": {"deterministic": False},
+    "tqdm-refresh-1": {"bar": 1},
+    "tqdm-refresh-20": {"bar": 20},
+    "no-progress-bar": {"bar": 0},
+}
+
+
+class _StepTimer(L.Callback):
+    def __init__(self) -> None:
+        self.starts: list[float] = []
+
+    def on_train_batch_start(self, *args: Any) -> None:
+        self.starts.append(time.perf_counter())
+
+
+def _log_every_step(self: SepConvLitModule, batch: Any, batch_idx: int) -> Any:
+    return self._step(batch, "", self.train_loss, self.train_acc, register=True)
+
+
+def run(
+    data: FashionMNISTDataModule,
+    steps: int,
+    inplace: bool = True,
+    log_every_step: bool = False,
+    deterministic: bool = True,
+    bar: int | None = None,
+) -> float:
+    """Median ms per training step of one variant."""
+    timer = _StepTimer()
+    callbacks: list[L.Callback] = [timer]
+    if bar:
+        callbacks.append(TQDMProgressBar(refresh_rate=bar))
+    trainer = L.Trainer(
+        max_epochs=1,
+        limit_train_batches=steps,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=bar != 0,
+        deterministic=deterministic,
+        accelerator="cpu",
+        callbacks=callbacks,
+    )
+    module = SepConvLitModule()
+    if log_every_step:
+        module.training_step = types.MethodType(_log_every_step, module)
+    if not inplace:
+        for name, act in module.net.activations.items():
+            if isinstance(act, nn.SELU):
+                module.net.activations[name] = nn.SELU()
+    trainer.fit(module, datamodule=data)
+    return 1000 * statistics.median(b - a for a, b in itertools.pairwise(timer.starts[30:]))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--steps", type=int, default=160)
+    p.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    args = p.parse_args()
+    data = FashionMNISTDataModule(download=False)
+    data.setup("fit")
+    results: dict[str, list[float]] = {v: [] for v in args.variants}
+    for _ in range(args.rounds):
+        for variant in args.variants:
+            results[variant].append(run(data, args.steps, **VARIANTS[variant]))
+    base = statistics.median(results[args.variants[0]])
+    print(f"| variant | ms per step (median of {args.rounds}) | vs {args.variants[0]} |")
+    print("|---|---|---|")
+    for variant, times in results.items():
+        print(f"| {variant} | {statistics.median(times):.2f} | {statistics.median(times) / base:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Deployment formats, written from the PyTorch network and kept only once verified.
+
+==========  ==================================================================
+``.onnx``   ONNX (``torch.onnx.export(dynamo=True)``): input ``images``
+            ``(N, 1, 28, 28)`` float32, standardised as in training, dynamic
+            batch; outputs ``logits`` and ``probabilities`` ``(N, 10)``;
+            metadata ``class_names`` (JSON), ``mean`` and ``std`` (of the raw
+            0-255 pixels, ``x = (pixel - mean) / std``)
+``.pt2``    a ``torch.export`` ExportedProgram with the same input and outputs
+==========  ==================================================================
+
+A file is kept only after its runtime (ONNX Runtime for ``.onnx``, the
+ExportedProgram itself for ``.pt2``) has run it on real test images and matched
+the PyTorch network within :data:`PROBABILITY_TOL` (probabilities) with the
+same argmax; otherwise :class:`~parity.converter.errors.WeightFileError` and
+nothing is written (the writer runs on a temporary file). Export-only: these
+files are not read back as weight sources.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from parity.converter.errors import WeightFileError
+from sepconv.classes import CLASS_NAMES
+
+__all__ = ["FORMATS", "PROBABILITY_TOL", "DeployedNet", "export_onnx", "export_pt2", "verify_images"]
+
+#: max |Δ probability| between the exported file's runtime and the PyTorch network
+PROBABILITY_TOL = 1e-5
+#: images of the test split the verification runs
+VERIFY_IMAGES = 256
+
+
+class DeployedNet(nn.Module):
+    """``images (N, 1, 28, 28) -> (logits, probabilities)``, both ``(N, 10)``, in float32 and NCHW."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.net(images)
+        return logits, torch.softmax(logits, dim=-1)
+
+
+def _network(model: Any) -> nn.Module:
+    from parity.converter.torch_weights import network_of
+
+    net = network_of(model)
+    # a plain float32, contiguous-format copy: exported graphs carry no channels-last strides
+    return DeployedNet(net).float().to(memory_format=torch.contiguous_format).eval()
+
+
+def verify_images() -> tuple[np.ndarray, dict[str, float]]:
+    """The first :data:`VERIFY_IMAGES` standardised test images ``(N, 1, 28, 28)`` and the statistics."""
+    from sepconv.data import load_splits
+
+    splits = load_splits(download=False)
+    images = np.ascontiguousarray(splits.images("test", "NCHW")[:VERIFY_IMAGES])
+    return images, {"mean": float(splits.mean), "std": float(splits.std)}
+
+
+def _compare(path: Path, expected: torch.Tensor, found: np.ndarray, runtime: str) -> None:
+    diff = float(np.max(np.abs(found - expected.numpy())))
+    same_argmax = bool(np.array_equal(found.argmax(-1), expected.numpy().argmax(-1)))
+    if not (diff <= PROBABILITY_TOL and same_argmax):
+        raise WeightFileError(
+            f"{path}: {runtime} disagrees with the PyTorch network on {len(found)} test images: "
+            f"max|Δ probability| {diff:.2e} (allowed {PROBABILITY_TOL:.0e}), "
+            f"same argmax {same_argmax}; not written"
+        )
+
+
+@contextlib.contextmanager
+def _quiet() -> Any:
+    """The exporter prints progress and emits warnings that say nothing about this network."""
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def export_onnx(model: Any, path: Path) -> None:
+    """Write ``model`` (a network, LightningModule or state-dict-loaded network) as ONNX at ``path``."""
+    import onnx
+    import onnxruntime
+
+    deployed = _network(model)
+    images, stats = verify_images()
+    x = torch.from_numpy(images)
+    with torch.no_grad():
+        expected = deployed(x)[1]
+    batch = torch.export.Dim("batch", min=1)
+    with _quiet():
+        program = torch.onnx.export(
+            deployed,
+            (x[:2],),
+            dynamo=True,
+            input_names=["images"],
+            output_names=["logits", "probabilities"],
+            dynamic_shapes=({0: batch},),
+        )
+    proto = program.model_proto
+    meta = {
+        "class_names": json.dumps(list(CLASS_NAMES)),
+        "mean": repr(stats["mean"]),
+        "std": repr(stats["std"]),
+    }
+    meta["input"] = (
+        "images: (N, 1, 28, 28) float32, (pixel - mean) / std, garment bright on a dark background"
+    )
+    for key, value in meta.items():
+        proto.metadata_props.add(key=key, value=value)
+    onnx.save(proto, str(path))
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    found = session.run(["probabilities"], {"images": images})[0]
+    _compare(path, expected, found, "ONNX Runtime")
+
+
+def export_pt2(model: Any, path: Path) -> None:
+    """Write ``model`` as a ``torch.export`` ExportedProgram (``.pt2``) at ``path``."""
+    deployed = _network(model)
+    images, _ = verify_images()
+    x = torch.from_numpy(images)
+    with torch.no_grad():
+        expected = deployed(x)[1]
+    with _quiet():
+        program = torch.export.export(
+            deployed, (x[:2],), dynamic_shapes=({0: torch.export.Dim("batch", min=1)},)
+        )
+    torch.export.save(program, str(path))
+    loaded = torch.export.load(str(path)).module()
+    with torch.no_grad():
+        found = loaded(x)[1].numpy()
+    _compare(path, expected, found, "the saved ExportedProgram")
+
+
+def _export_only(path: Path) -> Any:
+    raise WeightFileError(f"{path}: {path.suffix} files are exported, not read; convert from the source file")
+
+
+def _formats() -> tuple[Any, ...]:
+    from parity.converter.files import WeightFormat
+
+    return (
+        WeightFormat(
+            ".onnx",
+            "torch",
+            "ONNX model (export only), verified with ONNX Runtime",
+            _export_only,
+            export_onnx,
+        ),
+        WeightFormat(
+            ".pt2", "torch", "torch.export ExportedProgram (export only), verified", _export_only, export_pt2
+        ),
+    )
+
+
+FORMATS = _formats()

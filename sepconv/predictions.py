@@ -1,0 +1,40 @@
+"""Predictions a person can read: ``predictions.csv`` with class names, beside the probabilities."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+
+from sepconv.classes import CLASS_NAMES
+
+__all__ = ["write_predictions_csv"]
+
+
+def write_predictions_csv(
+    path: str | os.PathLike[str], probabilities: np.ndarray, labels: np.ndarray | None = None
+) -> Path:
+    """Write one row per image: ``index, label, predicted, probability`` and the ten probabilities.
+
+    ``probabilities`` is ``(N, 10)``; ``labels`` ``(N,)`` class indices or ``None`` (unknown: the
+    ``label`` column stays empty). ``label`` and ``predicted`` are class names; ``probability`` is
+    that of the predicted class; the last ten columns are named after the classes.
+    """
+    probabilities = np.asarray(probabilities)
+    if probabilities.ndim != 2 or probabilities.shape[1] != len(CLASS_NAMES):
+        raise ValueError(
+            f"probabilities must be (N, {len(CLASS_NAMES)}), received shape {probabilities.shape}"
+        )
+    if labels is not None and len(labels) != len(probabilities):
+        raise ValueError(f"{len(labels)} labels for {len(probabilities)} predictions")
+    path = Path(path)
+    predicted = probabilities.argmax(axis=1)
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["index", "label", "predicted", "probability", *CLASS_NAMES])
+        for i, (row, p) in enumerate(zip(probabilities, predicted, strict=True)):
+            label = CLASS_NAMES[int(labels[i])] if labels is not None else ""
+            writer.writerow([i, label, CLASS_NAMES[p], f"{row[p]:.6f}", *(f"{v:.6f}" for v in row)])
+    return path

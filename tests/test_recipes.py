@@ -167,7 +167,8 @@ def test_no_assert_statements_in_the_packages() -> None:
 
 
 def test_missing_recipe_named() -> None:
-    with pytest.raises(FileNotFoundError, match=r"recipe 'fastest': not one of \['fast', 'reference', 'tuned'\]"):
+    expected = r"recipe 'fastest': not one of \['fast', 'reference', 'tuned'\]"
+    with pytest.raises(FileNotFoundError, match=expected):
         load_recipe("fastest")
 
 

@@ -14,9 +14,14 @@ __all__ = ["write_predictions_csv"]
 
 
 def write_predictions_csv(
-    path: str | os.PathLike[str], probabilities: np.ndarray, labels: np.ndarray | None = None
+    path: str | os.PathLike[str],
+    probabilities: np.ndarray,
+    labels: np.ndarray | None = None,
+    files: list[str] | None = None,
 ) -> Path:
     """Write one row per image: ``index, label, predicted, probability`` and the ten probabilities.
+
+    With ``files`` (your own images) a ``file`` column follows ``index``.
 
     ``probabilities`` is ``(N, 10)``; ``labels`` ``(N,)`` class indices or ``None`` (unknown: the
     ``label`` column stays empty). ``label`` and ``predicted`` are class names; ``probability`` is
@@ -29,12 +34,16 @@ def write_predictions_csv(
         )
     if labels is not None and len(labels) != len(probabilities):
         raise ValueError(f"{len(labels)} labels for {len(probabilities)} predictions")
+    if files is not None and len(files) != len(probabilities):
+        raise ValueError(f"{len(files)} file names for {len(probabilities)} predictions")
     path = Path(path)
     predicted = probabilities.argmax(axis=1)
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["index", "label", "predicted", "probability", *CLASS_NAMES])
+        file_column = ["file"] if files is not None else []
+        writer.writerow(["index", *file_column, "label", "predicted", "probability", *CLASS_NAMES])
         for i, (row, p) in enumerate(zip(probabilities, predicted, strict=True)):
             label = CLASS_NAMES[int(labels[i])] if labels is not None else ""
-            writer.writerow([i, label, CLASS_NAMES[p], f"{row[p]:.6f}", *(f"{v:.6f}" for v in row)])
+            name = [files[i]] if files is not None else []
+            writer.writerow([i, *name, label, CLASS_NAMES[p], f"{row[p]:.6f}", *(f"{v:.6f}" for v in row)])
     return path

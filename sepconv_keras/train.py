@@ -37,6 +37,7 @@ from typing import Any, NoReturn
 
 from sepconv.errors import InputError, TrainingError, run_main
 from sepconv.recipes import Recipe, RecipeError, load_recipe, recipe_path
+from sepconv_keras.predict import add_predict_parser, predict
 
 __all__ = ["build_parser", "main", "recipe_with_options", "train"]
 
@@ -85,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--resume", action="store_true", help="continue the interrupted run backed up in --output-dir"
     )
-    for where in (parser, p):
+    predict = add_predict_parser(sub)
+    for where in (parser, p, predict):
         where.add_argument(
             "--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of an error"
         )
@@ -252,7 +254,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``sepconv-keras``: errors are one line (``--debug``: the traceback)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = list(sys.argv[1:] if argv is None else argv)
-    return run_main(PROG, lambda: train(build_parser().parse_args(args)) and None, args)
+
+    def run() -> None:
+        parsed = build_parser().parse_args(args)
+        if parsed.command == "predict":
+            predict(parsed)
+        else:
+            train(parsed)
+
+    return run_main(PROG, run, args)
 
 
 if __name__ == "__main__":

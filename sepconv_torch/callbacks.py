@@ -49,12 +49,15 @@ class LearningCurves(L.Callback):
 
 
 def _labels(trainer: L.Trainer, count: int) -> np.ndarray | None:
-    """The predicted split's labels, when the datamodule has them for every row."""
-    datasets = getattr(trainer.datamodule, "datasets", None) or {}
-    labels = getattr(datasets.get("test"), "labels", None)
-    if labels is None or len(labels) != count:
-        return None
-    return labels.cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    """The true labels of the predicted rows, when the datamodule knows them for every row."""
+    predict_labels = getattr(trainer.datamodule, "predict_labels", None)
+    labels = predict_labels() if callable(predict_labels) else None
+    return labels if labels is not None and len(labels) == count else None
+
+
+def _files(trainer: L.Trainer, count: int) -> list[str] | None:
+    files = getattr(trainer.datamodule, "predict_files", None)
+    return [str(f) for f in files] if files is not None and len(files) == count else None
 
 
 class ProbabilityWriter(BasePredictionWriter):

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,24 @@ def _info_to_stdout() -> None:
                 logger.addHandler(info)
 
 
+def _quiet_library_noise() -> None:
+    """Drop two messages that say nothing about the user's run, narrowly, by message and origin.
+
+    Lightning's advertisement for its cloud logger (an info line of ``rank_zero``), and the
+    ``FutureWarning`` torch raises when Lightning itself still uses ``LeafSpec``.
+    """
+    warnings.filterwarnings(
+        "ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning
+    )
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(getattr(f, "__name__", "") == "_no_litlogger_tip" for f in rank_zero.filters):
+        rank_zero.addFilter(_no_litlogger_tip)
+
+
+def _no_litlogger_tip(record: logging.LogRecord) -> bool:
+    return "litlogger" not in str(record.msg)
+
+
 def cli_main(args: list[str] | None = None) -> int:
     """Entry point of ``sepconv-torch``: the CLI, with errors as one line (``--debug``: the traceback)."""
     argv = list(sys.argv[1:] if args is None else args)
@@ -208,6 +227,7 @@ def cli_main(args: list[str] | None = None) -> int:
     if "tensorflow" not in sys.modules:
         _keep_tensorflow_out()
     _info_to_stdout()
+    _quiet_library_noise()
 
     def main() -> None:
         try:

@@ -12,6 +12,7 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from sepconv.data import FashionMNISTSplits, find_data_dir, load_splits
+from sepconv.images import load_image_folder
 
 __all__ = [
     "ArrayDataset",
@@ -141,6 +142,9 @@ class FashionMNISTDataModule(L.LightningDataModule):
         seed: seeds the training shuffle and the augmentation draws, per epoch (see :class:`EpochSampler`).
         augment: random horizontal flip and 2-pixel shift of training images (the ``tuned`` recipe).
         download: allow downloading the files when no directory holds them.
+        predict_dir: a folder of your own PNG/JPEG images for ``predict`` (instead of the test split);
+            they are made 28x28 grey as Fashion-MNIST (:mod:`sepconv.images`) and standardised with the
+            statistics stored in the checkpoint.
     """
 
     def __init__(
@@ -152,6 +156,7 @@ class FashionMNISTDataModule(L.LightningDataModule):
         seed: int = 0,
         augment: bool = False,
         download: bool = True,
+        predict_dir: str | None = None,
     ) -> None:
         super().__init__()
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
@@ -225,4 +230,26 @@ class FashionMNISTDataModule(L.LightningDataModule):
         return self._loader("test")
 
     def predict_dataloader(self) -> DataLoader:
-        return self._loader("test")
+        if self.hparams.predict_dir is None:
+            return self._loader("test")
+        mean, std = self.standardisation()
+        self.predict_files, pixels = load_image_folder(self.hparams.predict_dir, mean, std)
+        images = torch.from_numpy(pixels[:, None]).to(self.data_device())
+        labels = torch.full((len(images),), -1, dtype=torch.int64, device=images.device)
+        self.datasets["predict"] = ArrayDataset(images, labels)
+        return self._loader("predict")
+
+    def standardisation(self) -> tuple[float, float]:
+        """``(mean, std)`` of the raw training pixels: the checkpoint's, else the data set's."""
+        stored = getattr(self.trainer.lightning_module, "standardisation", None) if self.trainer else None
+        if stored is not None:
+            return stored
+        if self.splits is None:
+            self.setup("predict")
+        return self.splits.mean, self.splits.std
+
+    def predict_labels(self) -> np.ndarray | None:
+        """The true labels of what ``predict`` sees: the test split's, or ``None`` for your own images."""
+        if self.hparams.predict_dir is not None or "test" not in self.datasets:
+            return None
+        return self.datasets["test"].labels.cpu().numpy()

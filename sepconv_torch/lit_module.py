@@ -18,7 +18,10 @@ from sepconv.schedule import Schedule, lr_factor
 from sepconv.spec import INPUT_SHAPE, NUM_CLASSES
 from sepconv_torch.model import build_model
 
-__all__ = ["SepConvLitModule"]
+__all__ = ["STANDARDISATION_KEY", "SepConvLitModule"]
+
+#: checkpoint entry holding the training data's ``mean`` and ``std``
+STANDARDISATION_KEY = "sepconv_standardisation"
 
 
 class SepConvLitModule(L.LightningModule):
@@ -69,6 +72,8 @@ class SepConvLitModule(L.LightningModule):
         self.val_acc = MulticlassAccuracy(NUM_CLASSES, average="micro")
         self.test_acc = MulticlassAccuracy(NUM_CLASSES, average="micro")
         self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
+        #: ``(mean, std)`` of the raw training pixels, from a loaded checkpoint (else ``None``)
+        self.standardisation: tuple[float, float] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(N, 10)`` of images ``(N, 1, 28, 28)``."""
@@ -110,6 +115,18 @@ class SepConvLitModule(L.LightningModule):
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self._step(batch, "test_", self.test_loss, self.test_acc)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep the training data's standardisation with the weights (``predict`` on your own images)."""
+        splits = getattr(getattr(self.trainer, "datamodule", None), "splits", None)
+        stats = (splits.mean, splits.std) if splits is not None else self.standardisation
+        if stats is not None:
+            checkpoint[STANDARDISATION_KEY] = {"mean": float(stats[0]), "std": float(stats[1])}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        stored = checkpoint.get(STANDARDISATION_KEY)
+        if stored is not None:
+            self.standardisation = (float(stored["mean"]), float(stored["std"]))
 
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         """Class probabilities ``(N, 10)`` (softmax of the logits), as the Keras model outputs."""

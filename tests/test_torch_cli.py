@@ -91,6 +91,34 @@ def test_predict_writes_probabilities(run_dir: Path) -> None:
         assert float(rows[i]["probability"]) == pytest.approx(float(probs[i].max()), abs=1e-6)
 
 
+def test_predict_on_a_folder_of_images(run_dir: Path, tmp_path: Path) -> None:
+    """Test images saved as PNG files get the test split's probabilities, with the checkpoint's statistics."""
+    from PIL import Image
+
+    from sepconv.data import load_raw
+
+    raw, _ = load_raw()
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in (0, 1, 2):
+        Image.fromarray(raw["test_images"][i]).convert("RGB").save(folder / f"img{i}.png")
+    out = tmp_path / "out"
+    quiet = [
+        "--trainer.logger=false",
+        "--trainer.enable_progress_bar=false",
+        f"--predictions.output_dir={out}",
+    ]
+    make_cli(["predict", "--ckpt_path=best", f"--trainer.default_root_dir={run_dir}", *quiet,
+              f"--data.predict_dir={folder}"])  # fmt: skip
+    rows = list(csv.DictReader((out / "predictions.csv").open()))
+    assert [Path(r["file"]).name for r in rows] == ["img0.png", "img1.png", "img2.png"]
+    assert all(r["label"] == "" for r in rows)
+    make_cli(["predict", "--ckpt_path=best", f"--trainer.default_root_dir={run_dir}", *quiet])
+    np.testing.assert_allclose(np.load(out / "predictions.npy")[:3], [
+        [float(r[name]) for name in CLASS_NAMES] for r in rows
+    ], atol=2e-6)  # fmt: skip
+
+
 def test_resume_from_last_continues(tmp_path: Path) -> None:
     fit(tmp_path, "--trainer.max_epochs=1")
     cli = make_cli(
@@ -132,3 +160,18 @@ def test_console_script_print_config() -> None:
     assert (
         "max_epochs: 10" in proc.stdout and "patience: 5" in proc.stdout and "batch_size: 32" in proc.stdout
     )
+
+
+def test_default_output_is_clean(tmp_path: Path) -> None:
+    """No library advertising and no deprecation warnings in what a user sees from a short fit."""
+    command = [
+        Path(sys.executable).with_name("sepconv-torch"),
+        "fit",
+        f"--trainer.default_root_dir={tmp_path}",
+    ]
+    command += ["--trainer.max_epochs=1", "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=1"]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    output = proc.stdout + proc.stderr
+    assert "litlogger" not in output and "Tip:" not in output
+    assert "deprecated" not in output.lower(), output[-3000:]

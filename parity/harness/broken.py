@@ -115,7 +115,7 @@ BROKEN_PORTS: dict[str, BrokenPort] = {
                 "dense1's kernel transposed without re-ordering Flatten's (h,w,c) rows",
                 transforms=dataclasses.replace(DEFAULT_TRANSFORMS, flatten_dense=lambda h, w, c: T.DENSE),
             ),
-            _FORWARD,
+            (*_FORWARD, "onnx_vs_keras"),
         ),
         BrokenPort(
             Port(

@@ -9,6 +9,7 @@ paths (``--json``, ``--plot``), the checkpoint, and the data (found by
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -56,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
         default="reference",
         help="check a deliberately broken port instead (to see the checks fail)",
     )
+    p.add_argument(
+        "--onnx",
+        type=Path,
+        metavar="FILE",
+        help="run this ONNX export of the checked weights in ONNX Runtime (default: export the network)",
+    )
+    p.add_argument("--no-onnx", action="store_true", help="leave out the ONNX Runtime rows")
     p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return p
 
@@ -102,8 +110,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_output_path(args.plot, "--plot", ".png")
         port: Port = REFERENCE_PORT if args.port == "reference" else BROKEN_PORTS[args.port].port
         start = _start(args)
+        if args.onnx is not None and (not args.onnx.is_file() or args.onnx.suffix.lower() != ".onnx"):
+            raise InputError(f"--onnx {args.onnx}: expected an existing .onnx file")
+        if args.onnx is not None and start is None:
+            raise InputError(
+                f"--onnx {args.onnx}: also give the weights it was exported from (--keras or --torch)"
+            )
         setup = load_setup(args.steps, args.seed)  # finds the data (or says where it looked) before the run
-        report = run_suite(port, setup, start, args.seed, args.float64)
+        setup = dataclasses.replace(setup, onnx=args.onnx)
+        onnx = False if args.no_onnx else None
+        report = run_suite(port, setup, start, args.seed, args.float64, onnx=onnx)
         print(format_table(report))
         if args.json is not None:
             save_json(report, args.json)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -14,7 +15,8 @@ __all__ = ["Setup", "load_setup"]
 @dataclass(frozen=True)
 class Setup:
     """The data: evaluation images ``(N, 28, 28, 1)`` float32 NHWC (real Fashion-MNIST test images) and
-    training images/labels taken in order, ``batch_size`` at a time, for ``steps`` steps of SGD(``lr``)."""
+    training images/labels taken in order, ``batch_size`` at a time, for ``steps`` steps of SGD(``lr``).
+    ``onnx`` is an ONNX file to run in the ONNX Runtime rows (``None``: export the checked network)."""
 
     x_eval: np.ndarray
     y_eval: np.ndarray
@@ -23,6 +25,7 @@ class Setup:
     steps: int = 300
     batch_size: int = 32
     lr: float = 0.01
+    onnx: Path | None = None
 
     def batch(self, step: int, dtype: str = "float32") -> tuple[np.ndarray, np.ndarray]:
         """Training batch ``step`` (wrapping around the training images), images cast to ``dtype``."""

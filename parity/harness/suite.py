@@ -7,7 +7,7 @@ import time
 
 import keras
 
-from parity.harness.checks import CHECKS
+from parity.harness.checks import CHECKS, onnx_runtime_available
 from parity.harness.data import Setup
 from parity.harness.port import Port
 from parity.harness.report import Report
@@ -24,10 +24,14 @@ def run_suite(
     float64: bool = False,
     steps64: int = 25,
     train_steps: int = 200,
+    onnx: bool | None = None,
 ) -> Report:
     """Run every check. ``start`` (a loaded checkpoint) is the "trained" state; without it the reference
     is trained ``train_steps`` SGD steps from its fresh initialisation. The float64 trajectory runs
-    ``steps64`` steps, or ``setup.steps`` with ``float64``, which also repeats checks 4-6 in float64."""
+    ``steps64`` steps, or ``setup.steps`` with ``float64``, which also repeats checks 4-6 in float64.
+    ``onnx`` adds the ONNX Runtime rows on the trained state (default: when the ``export`` extra is
+    installed, or when ``setup.onnx`` names a file)."""
+    onnx = onnx_runtime_available() if onnx is None else onnx
     began = time.perf_counter()
     initial = fresh(seed)
     states = {
@@ -56,4 +60,6 @@ def run_suite(
     short = dataclasses.replace(setup, steps=setup.steps if float64 else min(steps64, setup.steps))
     results.append(run("trajectory", initial, "float64", short))
     results.append(run("round_trip", states["random"]))
+    if onnx or setup.onnx is not None:
+        results += [run("onnx_vs_keras", states["trained"]), run("onnx_vs_torch", states["trained"])]
     return Report(results, port.name, time.perf_counter() - began)

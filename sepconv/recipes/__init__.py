@@ -90,6 +90,7 @@ TORCH_ONLY: tuple[Rule, ...] = (
     Rule("data.eval_batch_size", int, at_least(1)),
     Rule("data.num_workers", int, at_least(0)),
     Rule("data.seed", int, at_least(0)),
+    Rule("data.predict_dir", str, nullable=True),
 )
 
 

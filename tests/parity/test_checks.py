@@ -28,8 +28,14 @@ def test_trajectory_float64_is_exact(setup: Setup) -> None:
     assert result.passed and result.value <= 1e-12, result.detail
 
 
+#: checks whose failure needs more than a broken port, each shown by the test named
+SHOWN_ELSEWHERE = {
+    "onnx_vs_torch": "tests/parity/test_onnx_rows.py::test_onnx_vs_torch_fails_on_a_broken_port"
+}
+
+
 def test_every_check_is_shown_to_fail() -> None:
-    assert {check for _, check in MATRIX} == set(CHECKS)
+    assert {check for _, check in MATRIX} | set(SHOWN_ELSEWHERE) == set(CHECKS)
 
 
 @pytest.mark.slow

@@ -89,25 +89,33 @@ def _quiet() -> Any:
         yield
 
 
+def _prepare(model: Any) -> tuple[DeployedNet, np.ndarray, dict[str, float], torch.Tensor]:
+    """The network to export, the verification images, their statistics, and the expected probabilities."""
+    deployed = _network(model)
+    images, stats = verify_images()
+    with torch.no_grad():
+        expected = deployed(torch.from_numpy(images))[1]
+    return deployed, images, stats, expected
+
+
+#: the batch dimension of ``images`` stays free in every export
+_DYNAMIC_BATCH = ({0: torch.export.Dim("batch", min=1)},)
+
+
 def export_onnx(model: Any, path: Path) -> None:
     """Write ``model`` (a network, LightningModule or state-dict-loaded network) as ONNX at ``path``."""
     import onnx
     import onnxruntime
 
-    deployed = _network(model)
-    images, stats = verify_images()
-    x = torch.from_numpy(images)
-    with torch.no_grad():
-        expected = deployed(x)[1]
-    batch = torch.export.Dim("batch", min=1)
+    deployed, images, stats, expected = _prepare(model)
     with _quiet():
         program = torch.onnx.export(
             deployed,
-            (x[:2],),
+            (torch.from_numpy(images[:2]),),
             dynamo=True,
             input_names=["images"],
             output_names=["logits", "probabilities"],
-            dynamic_shapes=({0: batch},),
+            dynamic_shapes=_DYNAMIC_BATCH,
         )
     proto = program.model_proto
     meta = {
@@ -128,19 +136,15 @@ def export_onnx(model: Any, path: Path) -> None:
 
 def export_pt2(model: Any, path: Path) -> None:
     """Write ``model`` as a ``torch.export`` ExportedProgram (``.pt2``) at ``path``."""
-    deployed = _network(model)
-    images, _ = verify_images()
-    x = torch.from_numpy(images)
-    with torch.no_grad():
-        expected = deployed(x)[1]
+    deployed, images, _, expected = _prepare(model)
     with _quiet():
         program = torch.export.export(
-            deployed, (x[:2],), dynamic_shapes=({0: torch.export.Dim("batch", min=1)},)
+            deployed, (torch.from_numpy(images[:2]),), dynamic_shapes=_DYNAMIC_BATCH
         )
     torch.export.save(program, str(path))
     loaded = torch.export.load(str(path)).module()
     with torch.no_grad():
-        found = loaded(x)[1].numpy()
+        found = loaded(torch.from_numpy(images))[1].numpy()
     _compare(path, expected, found, "the saved ExportedProgram")
 
 

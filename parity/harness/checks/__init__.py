@@ -1,7 +1,7 @@
 """The parity checks behind one registry: :data:`CHECKS` maps a name to ``check(model, port, setup, dtype)``.
 
 One module per check (``counts``, ``forward``, ``float64_exact``, ``activations``,
-``gradients``, ``sgd_step``, ``trajectory``, ``roundtrip``); each function takes a
+``gradients``, ``sgd_step``, ``trajectory``, ``roundtrip``, ``onnx_runtime``); each function takes a
 Keras model and a :class:`~parity.harness.port.Port` and documents its tolerance.
 The test matrix and the suite (:mod:`parity.harness.suite`) both run checks through
 :data:`CHECKS` only.
@@ -19,6 +19,7 @@ from parity.harness.checks.counts import check_param_counts
 from parity.harness.checks.float64_exact import check_float64_exact
 from parity.harness.checks.forward import FORWARD_TOL, check_forward
 from parity.harness.checks.gradients import GRADIENT_TOL, check_gradients
+from parity.harness.checks.onnx_runtime import check_onnx, onnx_runtime_available
 from parity.harness.checks.result import CheckResult
 from parity.harness.checks.roundtrip import check_round_trip
 from parity.harness.checks.sgd_step import SGD_STEP_TOL, check_sgd_step
@@ -39,10 +40,12 @@ __all__ = [
     "check_float64_exact",
     "check_forward",
     "check_gradients",
+    "check_onnx",
     "check_param_counts",
     "check_round_trip",
     "check_sgd_step",
     "check_trajectory",
+    "onnx_runtime_available",
 ]
 
 #: float64 convolutions are slow in TensorFlow on the CPU; 128 images are plenty to show exactness.
@@ -66,4 +69,6 @@ CHECKS: dict[str, Check] = {
     "sgd_step": check_sgd_step,
     "trajectory": check_trajectory,
     "round_trip": lambda m, p, s, d: check_round_trip(m, p),
+    "onnx_vs_keras": lambda m, p, s, d: check_onnx(m, p, s.x_eval, "keras", s.onnx),
+    "onnx_vs_torch": lambda m, p, s, d: check_onnx(m, p, s.x_eval, "torch", s.onnx),
 }

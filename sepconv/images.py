@@ -1,0 +1,63 @@
+"""Your own images as Fashion-MNIST inputs: a folder of PNG/JPEG files -> ``(N, 28, 28)`` standardised arrays.
+
+Fashion-MNIST images are 28x28 grey, the garment bright and centred on a black background. Any image is
+turned into that: converted to grey (``L``), scaled so that its longer side is 28 pixels (aspect kept),
+centred on black, then standardised with the training statistics, ``(pixel - mean) / std``. What the user
+must supply: one garment per image on a dark, plain background (invert a photo of a garment on white
+paper first), roughly filling the frame.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from sepconv.errors import InputError
+
+__all__ = ["IMAGE_SUFFIXES", "image_files", "load_image", "load_image_folder", "standardise"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+SIZE = 28
+
+
+def image_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """The PNG/JPEG files directly in ``folder``, sorted by name; ``InputError`` if there are none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder of images")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise InputError(f"{folder}: no image files, expected some of {', '.join(IMAGE_SUFFIXES)}")
+    return files
+
+
+def load_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """One image as ``(28, 28)`` uint8, grey, longer side 28, centred on black."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            grey = img.convert("L")
+    except (UnidentifiedImageError, OSError) as error:
+        raise InputError(f"{path}: not a readable PNG/JPEG image ({' '.join(str(error).split())})") from None
+    scale = SIZE / max(grey.size)
+    size = (max(1, round(grey.width * scale)), max(1, round(grey.height * scale)))
+    grey = grey.resize(size, Image.Resampling.LANCZOS)
+    canvas = Image.new("L", (SIZE, SIZE), 0)
+    canvas.paste(grey, ((SIZE - size[0]) // 2, (SIZE - size[1]) // 2))
+    return np.asarray(canvas, dtype=np.uint8)
+
+
+def standardise(pixels: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """``(pixels - mean) / std`` as float32, computed in float64 as the training arrays are."""
+    return ((pixels.astype(np.float64) - mean) / std).astype(np.float32)
+
+
+def load_image_folder(
+    folder: str | os.PathLike[str], mean: float, std: float
+) -> tuple[list[Path], np.ndarray]:
+    """The folder's images, sorted by file name, as standardised ``(N, 28, 28)`` float32."""
+    files = image_files(folder)
+    return files, standardise(np.stack([load_image(f) for f in files]), mean, std)

@@ -56,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train the Keras model on Fashion-MNIST")
     p.add_argument(
-        "--recipe", default="reference", help="reference, tuned, or a recipe YAML path (default: reference)"
+        "--recipe",
+        default="reference",
+        help="reference, tuned, fast or a recipe YAML path (default: reference)",
     )
     p.add_argument("--epochs", type=int, help="epochs (recipe: 10)")
     p.add_argument("--batch-size", type=int, help="training batch size (recipe)")

@@ -42,6 +42,13 @@ def test_tuned_recipe_keeps_the_budget() -> None:
     assert recipe.epochs <= 10
 
 
+def test_fast_recipe_is_a_shorter_tuned() -> None:
+    """``fast`` trains like ``tuned`` (same init and schedule) in fewer, larger steps."""
+    fast, tuned = load_recipe("fast"), load_recipe("tuned")
+    assert fast.epochs < tuned.epochs and fast.batch_size > tuned.batch_size
+    assert fast.initializer == tuned.initializer and fast.schedule == tuned.schedule
+
+
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "r.yaml"
     path.write_text(text)
@@ -118,7 +125,7 @@ def test_every_key_has_one_rule() -> None:
     rules = recipe_rules()
     assert {field for _, field in rules.values() if field} == {f.name for f in dataclasses.fields(Recipe)}
     assert all(rule.name.split(".")[0] in SECTIONS for rule, _ in rules.values())
-    for name in ("reference", "tuned"):  # the packaged recipes use only known keys
+    for name in ("reference", "tuned", "fast"):  # the packaged recipes use only known keys
         parse_recipe(yaml.safe_load(recipe_path(name).read_text()))
 
 
@@ -160,8 +167,9 @@ def test_no_assert_statements_in_the_packages() -> None:
 
 
 def test_missing_recipe_named() -> None:
-    with pytest.raises(FileNotFoundError, match=r"recipe 'fast': not one of \['reference', 'tuned'\]"):
-        load_recipe("fast")
+    expected = r"recipe 'fastest': not one of \['fast', 'reference', 'tuned'\]"
+    with pytest.raises(FileNotFoundError, match=expected):
+        load_recipe("fastest")
 
 
 @pytest.mark.parametrize(

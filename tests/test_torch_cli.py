@@ -142,7 +142,7 @@ def test_missing_checkpoint_is_clear(tmp_path: Path) -> None:
         )
 
 
-@pytest.mark.parametrize("name", ["reference", "tuned"])
+@pytest.mark.parametrize("name", ["reference", "tuned", "fast"])
 def test_recipe_files_agree_between_frameworks(name: str) -> None:
     """What LightningCLI reads from a recipe equals what the Keras side reads."""
     parsed = make_cli(["--config", str(recipe_path(name))], run=False).config

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 import torch
 
 
-def tutorial_model(dense_units: int = 128) -> keras.Sequential:
-    """The network as the reference tutorial writes it: automatic layer names, input_shape on layer one."""
-    L = keras.layers
-    return keras.Sequential(
+def tutorial_model(dense_units: int = 128, api: Any = keras) -> Any:
+    """The network as the reference tutorial writes it: automatic layer names, input_shape on layer one.
+
+    ``api`` is the Keras package to build it with: ``keras`` (3) or ``tf_keras`` (the Keras 2 line).
+    """
+    L = api.layers
+    return api.Sequential(
         [
             L.Conv2D(32, 3, padding="same", activation="selu", input_shape=(28, 28, 1)),
             L.SeparableConv2D(32, 3, padding="same", activation="selu"),

@@ -78,23 +78,7 @@ def test_keras2_h5_from_tf_keras_converts(tmp_path: Path, setup: Setup) -> None:
     import tf_keras
 
     tf_keras.utils.set_random_seed(0)
-    L = tf_keras.layers
-    model = tf_keras.Sequential(
-        [
-            L.Conv2D(32, 3, padding="same", activation="selu", input_shape=(28, 28, 1)),
-            L.SeparableConv2D(32, 3, padding="same", activation="selu"),
-            L.MaxPool2D(),
-            L.SeparableConv2D(64, 3, padding="same", activation="selu"),
-            L.SeparableConv2D(64, 3, padding="same", activation="selu"),
-            L.MaxPool2D(),
-            L.SeparableConv2D(128, 3, padding="same", activation="selu"),
-            L.SeparableConv2D(128, 3, padding="same", activation="selu"),
-            L.MaxPool2D(),
-            L.Flatten(),
-            L.Dense(128, activation="selu"),
-            L.Dense(10, activation="softmax"),
-        ]
-    )
+    model = tutorial_model(api=tf_keras)
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     path = tmp_path / "fashion_mnist_model.h5"
     checkpoint = tf_keras.callbacks.ModelCheckpoint(str(path))

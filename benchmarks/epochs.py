@@ -4,7 +4,7 @@ Each command runs as a user runs it (its own process, start-up included) for ``-
 recipe; the two frameworks alternate for ``--rounds`` rounds and the table gives median wall seconds
 per run and the ratio PyTorch / Keras.
 
-    python benchmarks/epochs.py --recipes reference tuned --epochs 1 --rounds 1
+    python benchmarks/epochs.py --recipes reference tuned --epochs 2 --rounds 1
 """
 
 from __future__ import annotations
@@ -47,10 +47,19 @@ def commands(recipe: str, epochs: int, out: Path) -> dict[str, list[str]]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--recipes", nargs="+", default=["reference", "tuned"])
-    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
+    from sepconv.recipes import load_recipe
+
+    for recipe in args.recipes:
+        warmup = load_recipe(recipe).warmup_epochs
+        if not warmup < args.epochs:
+            p.error(
+                f"recipe {recipe} warms up for {warmup} epochs: "
+                f"--epochs must exceed that, received {args.epochs}"
+            )
     results: dict[str, dict[str, list[float]]] = {}
     for recipe in args.recipes:
         results[recipe] = {}

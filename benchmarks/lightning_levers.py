@@ -6,11 +6,13 @@ consecutive ``on_train_batch_start`` calls after 30 warm-up steps.
 
     python benchmarks/lightning_levers.py --rounds 3
 
-Variants: ``default`` (what the package does now);
-``selu-out-of-place`` (``nn.SELU()`` instead of the in-place
-default); ``log-every-step`` (the training metrics handed to ``self.log`` at every step, as before);
+Variants: ``default`` (what the package does now); ``nn-selu`` (PyTorch's ``nn.SELU(inplace=True)``,
+float32 ``expm1``, instead of ``sepconv_torch.selu.SELU``); ``selu-out-of-place`` (our SELU, not in
+place); ``log-every-step`` (the training metrics handed to ``self.log`` at every step, as before);
 ``not-deterministic`` (``deterministic=False``); ``tqdm-refresh-1`` / ``tqdm-refresh-20`` (a TQDM bar redrawn
-every batch / every 20 batches); ``no-progress-bar``.
+every batch / every 20 batches); ``no-progress-bar``. glibc's malloc settings are process-wide, so
+every variant here runs with ``retain_freed_memory()`` (``SepConvLitModule.setup`` applies it);
+``benchmarks/step_time.py --paths torch torch-malloc-default`` measures that lever in two processes.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from torch import nn
 
 from sepconv_torch import FashionMNISTDataModule, SepConvLitModule
+from sepconv_torch.selu import SELU
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
-    "selu-out-of-place": {"inplace": False},
+    "nn-selu": {"selu": "nn"},
+    "selu-out-of-place": {"selu": "out-of-place"},
     "log-every-step": {"log_every_step": True},
     "not-deterministic": {"deterministic": False},
     "tqdm-refresh-1": {"bar": 1},
@@ -54,7 +58,7 @@ def _log_every_step(self: SepConvLitModule, batch: Any, batch_idx: int) -> Any:
 def run(
     data: FashionMNISTDataModule,
     steps: int,
-    inplace: bool = True,
+    selu: str = "default",
     log_every_step: bool = False,
     deterministic: bool = True,
     bar: int | None = None,
@@ -80,10 +84,10 @@ def run(
     module = SepConvLitModule()
     if log_every_step:
         module.training_step = types.MethodType(_log_every_step, module)
-    if not inplace:
+    if selu != "default":
         for name, act in module.net.activations.items():
-            if isinstance(act, nn.SELU):
-                module.net.activations[name] = nn.SELU()
+            if isinstance(act, SELU):
+                module.net.activations[name] = nn.SELU(inplace=True) if selu == "nn" else SELU()
     trainer.fit(module, datamodule=data)
     return 1000 * statistics.median(b - a for a, b in itertools.pairwise(timer.starts[30:]))
 

@@ -9,13 +9,15 @@ PyTorch's CPU capability.
     python benchmarks/step_time.py                     # 3 rounds, all paths
     python benchmarks/step_time.py --rounds 5 --json step_time.json
     python benchmarks/step_time.py --profile           # per-op profile of the PyTorch step
-    python benchmarks/step_time.py --paths torch torch-plain-ops   # A/B the fast layers alone
+    python benchmarks/step_time.py --paths torch torch-nn-selu torch-malloc-default  # A/B the levers
 
 Paths: ``keras`` (``model.fit``), ``lightning`` (``Trainer.fit(SepConvLitModule(),
 FashionMNISTDataModule())`` with the CLI's defaults: ``deterministic=True``, progress bar),
-``torch`` (a plain loop over the default ``build_model()``, channels-last), ``torch-plain-ops``
-(the same loop with an out-of-place ``nn.SELU``, as before the in-place default), and, on request,
-``lightning-bf16`` (the Lightning path with ``precision="bf16-mixed"``).
+``torch`` (a plain loop over the default ``build_model()``, channels-last, with
+``retain_freed_memory()`` as ``SepConvLitModule`` applies it), and, on request, ``torch-nn-selu``
+(that loop with PyTorch's ``nn.SELU(inplace=True)``, i.e. float32 ``expm1``), ``torch-malloc-default``
+(that loop with glibc's default malloc settings) and ``lightning-bf16`` (the Lightning path with
+``precision="bf16-mixed"``).
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-PATHS = ("keras", "lightning", "torch", "torch-plain-ops", "lightning-bf16")
-DEFAULT_PATHS = ("keras", "lightning", "torch", "torch-plain-ops")
+PATHS = ("keras", "lightning", "torch", "torch-nn-selu", "torch-malloc-default", "lightning-bf16")
+DEFAULT_PATHS = ("keras", "lightning", "torch")
 MFLOP_PER_SAMPLE = 24.4  # forward + backward of one training sample (README, "Performance")
 
 
@@ -54,21 +56,26 @@ def _median_ms(times: list[float], warmup: int) -> float:
 # ----------------------------------------------------------------------------- workers (one per process)
 
 
-def _torch_net(plain_ops: bool) -> Any:
+def _torch_net(variant: str) -> Any:
+    """The default network, channels-last; ``torch-nn-selu`` swaps in PyTorch's own SELU."""
     import torch
     from torch import nn
 
     from sepconv_torch import build_model
+    from sepconv_torch.host_memory import retain_freed_memory
+    from sepconv_torch.selu import SELU
 
+    if variant != "torch-malloc-default":
+        retain_freed_memory()
     net = build_model(seed=0)
-    if plain_ops:  # out-of-place nn.SELU, as before the in-place default
+    if variant == "torch-nn-selu":
         for name in net.activations:
-            if isinstance(net.activations[name], nn.SELU):
-                net.activations[name] = nn.SELU()
+            if isinstance(net.activations[name], SELU):
+                net.activations[name] = nn.SELU(inplace=True)
     return net.to(memory_format=torch.channels_last)
 
 
-def worker_torch(steps: int, warmup: int, plain_ops: bool) -> dict[str, float]:
+def worker_torch(steps: int, warmup: int, variant: str) -> dict[str, float]:
     import torch
     import torch.nn.functional as F
 
@@ -77,7 +84,7 @@ def worker_torch(steps: int, warmup: int, plain_ops: bool) -> dict[str, float]:
     splits = load_splits(download=False)
     x_all = torch.from_numpy(splits.images("train", "NCHW"))
     y_all = torch.from_numpy(splits.labels("train"))
-    net = _torch_net(plain_ops)
+    net = _torch_net(variant)
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
     order = torch.randperm(len(y_all), generator=torch.Generator().manual_seed(0))
     times = []
@@ -190,7 +197,7 @@ def run_worker(path: str, steps: int, warmup: int) -> dict[str, float]:
         return worker_lightning(steps, warmup)
     if path == "lightning-bf16":
         return worker_lightning(steps, warmup, precision="bf16-mixed")
-    return worker_torch(steps, warmup, plain_ops=path == "torch-plain-ops")
+    return worker_torch(steps, warmup, variant=path)
 
 
 def profile(steps: int) -> None:
@@ -199,7 +206,7 @@ def profile(steps: int) -> None:
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    net = _torch_net(plain_ops=False)
+    net = _torch_net("torch")
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
     x = torch.randn(32, 1, 28, 28).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (32,))

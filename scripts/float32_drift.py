@@ -22,13 +22,15 @@ from sepconv.spec import REFERENCE
 tf = import_tensorflow()
 import torch
 
+from sepconv_torch.selu import SELU
+
 
 def main() -> None:
     print("selu(x), float32 relative error against float64")
     for x in (-1e-6, -1e-5, -1e-4, -1e-3, -1e-2):
         exact = float(tf.nn.selu(tf.constant([x], tf.float64))[0])
         tf32 = float(tf.nn.selu(tf.constant([x], tf.float32))[0])
-        pt32 = float(torch.selu(torch.tensor([x], dtype=torch.float32))[0])
+        pt32 = float(SELU()(torch.tensor([x], dtype=torch.float32))[0])  # the port's SELU
         print(
             f"  x={x:8.0e}  tensorflow {abs(tf32 - exact) / abs(exact):.1e}"
             f"  pytorch {abs(pt32 - exact) / abs(exact):.1e}"

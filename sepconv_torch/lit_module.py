@@ -16,6 +16,7 @@ from sepconv.init import Initializer
 from sepconv.recipes import check_value
 from sepconv.schedule import Schedule, lr_factor
 from sepconv.spec import INPUT_SHAPE, NUM_CLASSES
+from sepconv_torch.host_memory import retain_freed_memory
 from sepconv_torch.model import build_model
 
 __all__ = ["STANDARDISATION_KEY", "SepConvLitModule"]
@@ -37,6 +38,8 @@ class SepConvLitModule(L.LightningModule):
         schedule: ``constant`` or ``cosine`` (per step, with ``warmup_epochs`` of linear warm-up).
         initializer: ``glorot_uniform`` (Keras' default, the reference) or ``lecun_normal``.
         channels_last: run convolutions in NHWC memory format (faster on CPU; same logical model).
+        retain_host_memory: in ``setup``, make glibc keep freed memory for the next step instead of
+            returning it to the OS (:mod:`sepconv_torch.host_memory`; process-wide, no effect elsewhere).
     """
 
     def __init__(
@@ -49,6 +52,7 @@ class SepConvLitModule(L.LightningModule):
         warmup_epochs: float = 0.0,
         initializer: Initializer = "glorot_uniform",
         channels_last: bool = True,
+        retain_host_memory: bool = True,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -74,6 +78,10 @@ class SepConvLitModule(L.LightningModule):
         self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
         #: ``(mean, std)`` of the raw training pixels, from a loaded checkpoint (else ``None``)
         self.standardisation: tuple[float, float] | None = None
+
+    def setup(self, stage: str) -> None:
+        if self.hparams.retain_host_memory:
+            retain_freed_memory()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(N, 10)`` of images ``(N, 1, 28, 28)``."""

@@ -12,13 +12,15 @@ from sepconv.init import Initializer
 from sepconv.spec import INPUT_SHAPE, REFERENCE, LayerSpec, input_features, validate_spec
 from sepconv_torch.blocks import SeparableConv2d
 from sepconv_torch.init import keras_init_
+from sepconv_torch.selu import SELU
 
 __all__ = ["SepConvNet", "build_model"]
 
 # In place: the activation overwrites its layer's output, which no backward needs; autograd then
 # differentiates SELU from its output (no exp in the backward) and keeps one tensor less per layer.
+# SELU is ours, not nn.SELU: nn.SELU's float32 expm1 is 8-15x slower on some AVX-512 hosts (selu.py).
 _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "selu": partial(nn.SELU, inplace=True),
+    "selu": partial(SELU, inplace=True),
     "elu": partial(nn.ELU, inplace=True),
     "relu": partial(nn.ReLU, inplace=True),
 }

@@ -1,7 +1,8 @@
 """The fast default path (what ``SepConvLitModule()`` trains) is the network the parity suite checks.
 
 The suite's reference port builds :func:`sepconv_torch.build_model`, the builder the LightningModule
-uses; these tests pin that the default module carries the fast layers (in-place SELU, channels-last)
+uses; these tests pin that the default module carries the fast layers (our in-place SELU,
+channels-last, glibc keeping freed memory)
 and that its gradients, taken through the LightningModule's own ``training_step``, equal Keras'
 in float64.
 """
@@ -19,12 +20,15 @@ from parity.converter.torch_weights import torch_slots
 from parity.harness.keras_runner import keras_loss_and_grads
 from parity.harness.port import REFERENCE_PORT
 from sepconv_torch import SepConvLitModule
+from sepconv_torch.selu import SELU
 
 
 def test_default_module_is_the_fast_path() -> None:
     module = SepConvLitModule()
-    selus = [a for a in module.net.activations.values() if isinstance(a, nn.SELU)]
+    selus = [a for a in module.net.activations.values() if isinstance(a, SELU)]
     assert len(selus) == 7 and all(a.inplace for a in selus)
+    assert not any(isinstance(m, nn.SELU) for m in module.modules())  # no float32 expm1 (selu.py)
+    assert module.hparams.retain_host_memory
     assert module.hparams.channels_last and module.net.conv1.weight.is_contiguous(
         memory_format=torch.channels_last
     )

@@ -1,0 +1,102 @@
+"""``sepconv_torch.selu.SELU``: correctly rounded, PyTorch's backward, and no float32 ``expm1``."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from sepconv_torch import SepConvLitModule
+from sepconv_torch.selu import SELU, selu_
+
+
+def _ulp(t: torch.Tensor) -> torch.Tensor:
+    """float32 spacing at each value of ``t``, as float64."""
+    t32 = t.float()
+    return (torch.nextafter(t32, torch.full_like(t32, float("inf"))) - t32).double().abs()
+
+
+@pytest.mark.parametrize("low", [-12, -8, -3])
+def test_float32_negative_branch_is_correctly_rounded(low: int) -> None:
+    x = (-torch.logspace(low, 1.6, 200_000, dtype=torch.float64)).float()
+    exact = F.selu(x.double())  # float64 expm1 on float32 inputs: exact to float32 precision
+    assert ((selu_(x.clone()).double() - exact).abs() / _ulp(exact)).max() <= 0.5
+    # the kernel we replace is less accurate: it rounds expm1 and the products in float32
+    assert ((F.selu(x).double() - exact).abs() / _ulp(exact)).max() > 1.0
+
+
+def test_float32_positive_branch_is_pytorchs() -> None:
+    x = torch.cat([torch.zeros(1), torch.logspace(-12, 1.6, 200_000, dtype=torch.float64).float()])
+    assert torch.equal(selu_(x.clone()), F.selu(x))  # scale * x, rounded once in float32
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_other_dtypes(dtype: torch.dtype) -> None:
+    x = torch.randn(4096, dtype=torch.float64) * 3
+    ours = SELU()(x.to(dtype))
+    assert ours.dtype == dtype
+    tol = 1e-15 if dtype == torch.float64 else 8e-3
+    torch.testing.assert_close(ours.double(), F.selu(x).to(dtype).double(), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("inplace", [True, False])
+def test_gradcheck_float64(inplace: bool) -> None:
+    x = torch.randn(3, 4, 5, 5, dtype=torch.float64, requires_grad=True)
+    # (x * 1) gives the in-place version a non-leaf, as a convolution's output is
+    assert torch.autograd.gradcheck(lambda t: SELU(inplace=inplace)(t * 1), (x,))
+
+
+def test_float32_gradient_is_pytorchs() -> None:
+    x = torch.randn(8, 32, 28, 28).contiguous(memory_format=torch.channels_last)
+    ours, native = x.clone().requires_grad_(), x.clone().requires_grad_()
+    y_ours, y_native = SELU(inplace=True)(ours * 1), F.selu(native * 1)
+    assert y_ours.is_contiguous(memory_format=torch.channels_last)
+    grad = torch.randn_like(y_ours)
+    y_ours.backward(grad)
+    y_native.backward(grad)
+    torch.testing.assert_close(y_ours, y_native, rtol=2.4e-7, atol=0)
+    torch.testing.assert_close(ours.grad, native.grad, rtol=1e-6, atol=1e-6)
+
+
+def test_out_of_place_keeps_its_input() -> None:
+    x = torch.randn(100)
+    before = x.clone()
+    SELU(inplace=False)(x)
+    assert torch.equal(x, before)
+    assert SELU(inplace=True)(x) is x
+
+
+def test_works_under_full_backward_hooks() -> None:
+    """A full backward hook hands SELU a view, which a custom in-place Function may not mark dirty."""
+    module = SepConvLitModule()
+    grads: list[torch.Tensor] = []
+    for m in module.net.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            m.register_full_backward_hook(lambda _m, _gi, go: grads.append(go[0]))
+    module(torch.randn(2, 1, 28, 28)).sum().backward()
+    assert len(grads) == 11
+
+
+class _Ops(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[tuple[str, torch.dtype]] = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        first = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        if first is not None:
+            self.seen.add((func.overloadpacket.__name__, first.dtype))
+        return func(*args, **(kwargs or {}))
+
+
+def test_default_training_step_uses_no_float32_expm1() -> None:
+    """The default path must not rest on float32 ``expm1`` (8-15x slower on some AVX-512 hosts)."""
+    module = SepConvLitModule()
+    batch = (torch.randn(4, 1, 28, 28), torch.randint(0, 10, (4,)))
+    with _Ops() as ops:
+        module.training_step(batch, batch_idx=1).backward()
+    float32_ops = {name for name, dtype in ops.seen if dtype == torch.float32}
+    assert "convolution" in float32_ops  # the mode did see the step
+    assert not float32_ops & {"expm1", "expm1_", "elu", "elu_", "selu", "selu_"}
+    assert ("expm1_", torch.float64) in ops.seen

@@ -140,6 +140,7 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     from sepconv.curves import write_curves
     from sepconv_keras.data import make_dataset, train_stream
     from sepconv_keras.distribute import is_chief, make_strategy, prepare_multi_worker
+    from sepconv_keras.losses import make_loss
     from sepconv_keras.model import build_model
     from sepconv_keras.nonfinite import NonFiniteStop
     from sepconv_keras.resume import RunHistory, backed_up_epochs, recover_backup
@@ -188,7 +189,7 @@ def train(args: argparse.Namespace) -> dict[str, float]:
         model = build_model(initializer=recipe.initializer, seed=seed)
         model.compile(
             optimizer=keras.optimizers.SGD(schedule, momentum=recipe.momentum, nesterov=recipe.nesterov),
-            loss="sparse_categorical_crossentropy",
+            loss=make_loss(recipe.label_smoothing),
             metrics=["accuracy"],
         )
     best = out / "best.keras"
@@ -233,7 +234,7 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     test_ds = make_dataset(splits.x_test, splits.y_test, 500).with_options(shard)
     final = model.evaluate(test_ds, verbose=0, return_dict=True)
     best_model = keras.models.load_model(best, safe_mode=True, compile=False)
-    best_model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    best_model.compile(loss=make_loss(recipe.label_smoothing), metrics=["accuracy"])
     best_metrics = best_model.evaluate(test_ds, verbose=0, return_dict=True)
     results = {
         "test_loss": float(final["loss"]),

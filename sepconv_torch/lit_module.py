@@ -37,6 +37,8 @@ class SepConvLitModule(L.LightningModule):
         momentum, nesterov: SGD options (the reference: none).
         schedule: ``constant`` or ``cosine`` (per step, with ``warmup_epochs`` of linear warm-up).
         initializer: ``glorot_uniform`` (Keras' default, the reference) or ``lecun_normal``.
+        label_smoothing: weight of the uniform distribution mixed into the one-hot targets of every
+            loss (training, validation and test, as Keras' compiled loss does); the reference: 0.
         channels_last: run convolutions in NHWC memory format (faster on CPU; same logical model).
         retain_host_memory: in ``setup``, make glibc keep freed memory for the next step instead of
             returning it to the OS (:mod:`sepconv_torch.host_memory`; process-wide, no effect elsewhere).
@@ -51,6 +53,7 @@ class SepConvLitModule(L.LightningModule):
         schedule: Schedule = "constant",
         warmup_epochs: float = 0.0,
         initializer: Initializer = "glorot_uniform",
+        label_smoothing: float = 0.0,
         channels_last: bool = True,
         retain_host_memory: bool = True,
     ) -> None:
@@ -62,6 +65,7 @@ class SepConvLitModule(L.LightningModule):
             ("schedule", schedule),
             ("warmup_epochs", warmup_epochs),
             ("initializer", initializer),
+            ("label_smoothing", label_smoothing),
         ):
             check_value(f"model.{name}", value, label=name)  # the recipes' rules: a RecipeError names it
         self.save_hyperparameters(ignore=["net"])
@@ -106,7 +110,7 @@ class SepConvLitModule(L.LightningModule):
         """
         x, y = batch
         logits = self(x)
-        loss = F.cross_entropy(logits, y)
+        loss = F.cross_entropy(logits, y, label_smoothing=self.hparams.label_smoothing)
         mean_loss.update(loss.detach(), weight=len(y))
         accuracy.update(logits.detach(), y)
         if register:

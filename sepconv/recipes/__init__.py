@@ -74,6 +74,7 @@ class Recipe:
     schedule: str = key("constant", "model.schedule", str, choices=SCHEDULES)
     warmup_epochs: float = key(0.0, "model.warmup_epochs", float, at_least(0))
     initializer: str = key("glorot_uniform", "model.initializer", str, choices=INITIALIZERS)
+    label_smoothing: float = key(0.0, "model.label_smoothing", float, below_one())
     augment: bool = key(False, "data.augment", bool)
     data_dir: str | None = key(None, "data.data_dir", str, nullable=True)
     download: bool = key(True, "data.download", bool)

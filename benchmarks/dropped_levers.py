@@ -1,6 +1,7 @@
 """The levers README "Performance" reports as tried and dropped, as they were measured.
 
-python benchmarks/dropped_levers.py selu        # F.selu against SELU through exp(x) - 1 (speed, precision)
+python benchmarks/dropped_levers.py selu        # F.selu against our SELU, default and precise
+python benchmarks/dropped_levers.py compile     # the plain loop eager against torch.compile of the network
 python benchmarks/dropped_levers.py pointwise   # 1x1 Conv2d against a matmul on the NHWC view (fwd + bwd)
 python benchmarks/dropped_levers.py loop        # a plain training loop; run under `/usr/bin/time -v` and
                                                 # with MALLOC_MMAP_THRESHOLD_ etc. to count page faults
@@ -16,8 +17,6 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-ALPHA, SCALE = 1.6732632423543772, 1.0507009873554805
-
 
 def median_ms(f: Callable[[], object], n: int = 60) -> float:
     for _ in range(5):
@@ -30,20 +29,16 @@ def median_ms(f: Callable[[], object], n: int = 60) -> float:
     return 1000 * statistics.median(times)
 
 
-def selu_exp(x: torch.Tensor) -> torch.Tensor:
-    out = torch.exp(x)
-    out.sub_(1).mul_(ALPHA)
-    torch.where(x > 0, x, out, out=out)
-    return out.mul_(SCALE)
-
-
 def selu() -> None:
-    x = torch.randn(32, 32, 28, 28) * 0.5
-    for name, f in (("F.selu", F.selu), ("exp(x) - 1", selu_exp)):
+    from sepconv_torch.selu import SELU
+
+    x = torch.randn(32, 32, 28, 28).contiguous(memory_format=torch.channels_last) * 0.5
+    variants = (("F.selu", F.selu), ("SELU()", SELU()), ("SELU(precise=True)", SELU(precise=True)))
+    for name, f in variants:
         small = torch.randn(100_000) * 1e-3  # this network's activation scale at initialisation
         exact = F.selu(small.double())
         error = ((f(small).double() - exact).abs() / exact.abs().clamp_min(1e-30)).max().item()
-        print(f"{name:11s} {median_ms(lambda f=f: f(x)):.3f} ms per call, max relative error {error:.1e}")
+        print(f"{name:18s} {median_ms(lambda f=f: f(x)):.3f} ms per call, max relative error {error:.1e}")
 
 
 def pointwise() -> None:
@@ -80,8 +75,32 @@ def loop() -> None:
         print(f"batch {batch}: {median_ms(step, n=30):.1f} ms per step")
 
 
+def compile_net() -> None:
+    from sepconv_torch import build_model
+    from sepconv_torch.host_memory import retain_freed_memory
+
+    retain_freed_memory()
+    x = torch.randn(32, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (32,))
+    for name in ("eager", "torch.compile"):
+        net = build_model(seed=0).to(memory_format=torch.channels_last)
+        model = torch.compile(net) if name == "torch.compile" else net
+        optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
+
+        def step(model: torch.nn.Module = model, optimizer: torch.optim.Optimizer = optimizer) -> None:
+            loss = F.cross_entropy(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+        start = time.perf_counter()
+        step()
+        first = time.perf_counter() - start
+        print(f"{name}: first step {first:.1f} s, then {median_ms(step, n=40):.2f} ms per step")
+
+
 if __name__ == "__main__":
-    modes = {"selu": selu, "pointwise": pointwise, "loop": loop}
+    modes = {"selu": selu, "pointwise": pointwise, "loop": loop, "compile": compile_net}
     if len(sys.argv) != 2 or sys.argv[1] not in modes:
         sys.exit(f"dropped_levers.py: error: expected one of {', '.join(modes)}, received {sys.argv[1:]}")
     modes[sys.argv[1]]()

@@ -6,13 +6,15 @@ consecutive ``on_train_batch_start`` calls after 30 warm-up steps.
 
     python benchmarks/lightning_levers.py --rounds 3
 
-Variants: ``default`` (what the package does now); ``nn-selu`` (PyTorch's ``nn.SELU(inplace=True)``,
-float32 ``expm1``, instead of ``sepconv_torch.selu.SELU``); ``selu-out-of-place`` (our SELU, not in
-place); ``log-every-step`` (the training metrics handed to ``self.log`` at every step, as before);
-``not-deterministic`` (``deterministic=False``); ``tqdm-refresh-1`` / ``tqdm-refresh-20`` (a TQDM bar redrawn
-every batch / every 20 batches); ``no-progress-bar``. glibc's malloc settings are process-wide, so
-every variant here runs with ``retain_freed_memory()`` (``SepConvLitModule.setup`` applies it);
-``benchmarks/step_time.py --paths torch torch-malloc-default`` measures that lever in two processes.
+Variants: ``default`` (what the package does now); ``nn-selu`` (PyTorch's
+``nn.SELU(inplace=True)``, float32 ``expm1``, instead of ``sepconv_torch.selu.SELU``);
+``precise-selu`` (``SELU(precise=True)``, the correctly rounded one); ``selu-out-of-place`` (our
+SELU, not in place); ``log-every-step`` (the training metrics handed to ``self.log`` at every step,
+as before); ``not-deterministic`` (``deterministic=False``); ``tqdm-refresh-1`` / ``tqdm-refresh-20``
+(a TQDM bar redrawn every batch / every 20 batches); ``no-progress-bar``. glibc's malloc settings
+are process-wide, so every variant here runs with ``retain_freed_memory()``
+(``SepConvLitModule.setup`` applies it); ``benchmarks/step_time.py --paths torch
+torch-malloc-default`` measures that lever in two processes.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from sepconv_torch.selu import SELU
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "nn-selu": {"selu": "nn"},
+    "precise-selu": {"selu": "precise"},
     "selu-out-of-place": {"selu": "out-of-place"},
     "log-every-step": {"log_every_step": True},
     "not-deterministic": {"deterministic": False},
@@ -87,7 +90,11 @@ def run(
     if selu != "default":
         for name, act in module.net.activations.items():
             if isinstance(act, SELU):
-                module.net.activations[name] = nn.SELU(inplace=True) if selu == "nn" else SELU()
+                module.net.activations[name] = {
+                    "nn": nn.SELU(inplace=True),
+                    "precise": SELU(inplace=True, precise=True),
+                    "out-of-place": SELU(),
+                }[selu]
     trainer.fit(module, datamodule=data)
     return 1000 * statistics.median(b - a for a, b in itertools.pairwise(timer.starts[30:]))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import partial
 
 import torch
 from torch import nn
@@ -19,10 +18,10 @@ __all__ = ["SepConvNet", "build_model"]
 # In place: the activation overwrites its layer's output, which no backward needs; autograd then
 # differentiates SELU from its output (no exp in the backward) and keeps one tensor less per layer.
 # SELU is ours, not nn.SELU: nn.SELU's float32 expm1 is 8-15x slower on some AVX-512 hosts (selu.py).
-_ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "selu": partial(SELU, inplace=True),
-    "elu": partial(nn.ELU, inplace=True),
-    "relu": partial(nn.ReLU, inplace=True),
+_ACTIVATIONS: dict[str, Callable[[bool], nn.Module]] = {
+    "selu": lambda precise: SELU(inplace=True, precise=precise),
+    "elu": lambda precise: nn.ELU(inplace=True),
+    "relu": lambda precise: nn.ReLU(inplace=True),
 }
 
 
@@ -38,7 +37,7 @@ def _make_layer(layer: LayerSpec, in_features: int) -> nn.Module:
     return nn.Linear(in_features, layer.filters)
 
 
-def _make_activation(layer: LayerSpec, is_last: bool) -> nn.Module:
+def _make_activation(layer: LayerSpec, is_last: bool, precise_selu: bool) -> nn.Module:
     if layer.activation is None or (is_last and layer.activation == "softmax"):
         return nn.Identity()  # the PyTorch model returns logits
     if layer.activation not in _ACTIVATIONS:
@@ -46,7 +45,7 @@ def _make_activation(layer: LayerSpec, is_last: bool) -> nn.Module:
             f"layer {layer.name!r}: activation must be one of {sorted(_ACTIVATIONS)} "
             f"(or softmax on the last layer), received {layer.activation!r}"
         )
-    return _ACTIVATIONS[layer.activation]()
+    return _ACTIVATIONS[layer.activation](precise_selu)
 
 
 class SepConvNet(nn.Module):
@@ -55,7 +54,8 @@ class SepConvNet(nn.Module):
     Children are named after the spec (``conv1``, ``sepconv1``, ..., ``pool3``,
     ``flatten``, ``dense1``, ``dense2``); each layer's activation lives in
     ``activations[name]`` so a layer's output (as Keras reports it) is
-    ``activations[name](layer(x))``.
+    ``activations[name](layer(x))``. ``precise_selu`` picks the correctly rounded SELU over
+    TensorFlow's float32 formula (:mod:`sepconv_torch.selu`).
     """
 
     def __init__(
@@ -63,6 +63,7 @@ class SepConvNet(nn.Module):
         spec: Sequence[LayerSpec] = REFERENCE,
         input_shape: tuple[int, int, int] = INPUT_SHAPE,
         initializer: Initializer = "glorot_uniform",
+        precise_selu: bool = False,
     ) -> None:
         super().__init__()
         validate_spec(spec)
@@ -73,7 +74,7 @@ class SepConvNet(nn.Module):
             self.add_module(
                 layer.name, _make_layer(layer, input_features(self.spec, layer.name, input_shape))
             )
-            self.activations[layer.name] = _make_activation(layer, i == len(self.spec) - 1)
+            self.activations[layer.name] = _make_activation(layer, i == len(self.spec) - 1, precise_selu)
         keras_init_(self, initializer)
 
     def forward_layers(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -94,10 +95,11 @@ def build_model(
     spec: Sequence[LayerSpec] = REFERENCE,
     initializer: Initializer = "glorot_uniform",
     seed: int | None = None,
+    precise_selu: bool = False,
 ) -> SepConvNet:
     """The reference network as a PyTorch module (logits out); ``seed`` makes the init repeatable."""
     if seed is None:
-        return SepConvNet(spec, initializer=initializer)
+        return SepConvNet(spec, initializer=initializer, precise_selu=precise_selu)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return SepConvNet(spec, initializer=initializer)
+        return SepConvNet(spec, initializer=initializer, precise_selu=precise_selu)

@@ -3,8 +3,8 @@
 PyTorch's CPU allocator is plain ``malloc``. glibc serves every block above its mmap threshold
 (dynamic, at most 32 MiB) with a fresh ``mmap`` and hands it back on ``free``; the top of the heap is
 trimmed back to the OS as well. A training step of this network allocates and frees tens of
-megabytes of activations, so each step faulted in thousands of fresh pages (2,800-3,800 minor page
-faults per step at batch 32, several milliseconds on a virtual machine; README "Performance").
+megabytes of activations, so each step faulted in thousands of fresh pages, which costs milliseconds
+on a virtual machine (README "Performance" has the measurements).
 
 :func:`retain_freed_memory` sets glibc's ``M_MMAP_THRESHOLD`` to its maximum (32 MiB), so that
 tensors below it come from the heap, and ``M_TRIM_THRESHOLD`` to 1 GiB, so that freed heap memory

@@ -17,7 +17,7 @@ __all__ = ["SepConvNet", "build_model"]
 
 # In place: the activation overwrites its layer's output, which no backward needs; autograd then
 # differentiates SELU from its output (no exp in the backward) and keeps one tensor less per layer.
-# SELU is ours, not nn.SELU: nn.SELU's float32 expm1 is 8-15x slower on some AVX-512 hosts (selu.py).
+# SELU is ours, not nn.SELU: nn.SELU's float32 expm1 is several times slower on some AVX-512 hosts (selu.py).
 _ACTIVATIONS: dict[str, Callable[[bool], nn.Module]] = {
     "selu": lambda precise: SELU(inplace=True, precise=precise),
     "elu": lambda precise: nn.ELU(inplace=True),

@@ -3,7 +3,7 @@
 ``selu(x) = scale * x`` for ``x > 0`` and ``scale * alpha * (exp(x) - 1)`` otherwise.
 
 Why not ``torch.nn.SELU``: PyTorch's SELU calls float32 ``expm1``, and on some AMD EPYC hosts the
-AVX-512 build of that one kernel is 8-15x slower than its AVX2 build, which made SELU most of a
+AVX-512 build of that one kernel is several times slower than its AVX2 build, which made SELU most of a
 training step there (README "Performance"). ``exp`` and the float64 kernels have no such cliff.
 
 Numerics (``tests/test_selu.py`` checks each claim), for float32 input:

@@ -103,7 +103,7 @@ class _Ops(TorchDispatchMode):
 
 
 def test_default_training_step_uses_no_float32_expm1() -> None:
-    """The default path must not rest on float32 ``expm1`` (8-15x slower on some AVX-512 hosts)."""
+    """The default path must not rest on float32 ``expm1`` (several times slower on some AVX-512 hosts)."""
     module = SepConvLitModule()
     batch = (torch.randn(4, 1, 28, 28), torch.randint(0, 10, (4,)))
     with _Ops() as ops:

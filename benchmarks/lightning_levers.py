@@ -6,13 +6,16 @@ consecutive ``on_train_batch_start`` calls after 30 warm-up steps.
 
     python benchmarks/lightning_levers.py --rounds 3
 
-Variants: ``default`` (what the package does now); ``nn-selu`` (PyTorch's
-``nn.SELU(inplace=True)``, float32 ``expm1``, instead of ``sepconv_torch.selu.SELU``);
-``precise-selu`` (``SELU(precise=True)``, the correctly rounded one); ``selu-out-of-place`` (our
-SELU, not in place); ``log-every-step`` (the training metrics handed to ``self.log`` at every step,
-as before); ``not-deterministic`` (``deterministic=False``); ``tqdm-refresh-1`` / ``tqdm-refresh-20``
-(a TQDM bar redrawn every batch / every 20 batches); ``no-progress-bar``. glibc's malloc settings
-are process-wide, so every variant here runs with ``retain_freed_memory()``
+Variants: ``default`` (what ``sepconv-torch fit`` does now, its progress bar redrawn every
+``PROGRESS_REFRESH`` batches); ``nn-selu`` (PyTorch's ``nn.SELU(inplace=True)``, float32 ``expm1``,
+instead of ``sepconv_torch.selu.SELU``); ``precise-selu`` (``SELU(precise=True)``, the correctly
+rounded one); ``selu-out-of-place`` (our SELU, not in place); ``log-every-step`` (the training metrics
+handed to ``self.log`` at every step, as before); ``not-deterministic`` (``deterministic=False``);
+``tqdm-refresh-1`` (Lightning's own default bar, redrawn every batch); ``no-progress-bar``;
+``no-train-metrics`` (the training step without its torchmetrics updates); ``plain-loop`` (no Trainer:
+the same module's network and ``DataLoader`` with SGD in a hand-written loop, deterministic algorithms
+on, ``setup`` applied: what Lightning itself adds is the difference to ``default``). glibc's malloc
+settings are process-wide, so every variant here runs with ``retain_freed_memory()``
 (``SepConvLitModule.setup`` applies it); ``benchmarks/step_time.py --paths torch
 torch-malloc-default`` measures that lever in two processes.
 """
@@ -27,10 +30,13 @@ import types
 from typing import Any
 
 import lightning as L
+import torch
+import torch.nn.functional as F
 from lightning.pytorch.callbacks import TQDMProgressBar
 from torch import nn
 
 from sepconv_torch import FashionMNISTDataModule, SepConvLitModule
+from sepconv_torch.cli import PROGRESS_REFRESH
 from sepconv_torch.selu import SELU
 
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -41,8 +47,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "log-every-step": {"log_every_step": True},
     "not-deterministic": {"deterministic": False},
     "tqdm-refresh-1": {"bar": 1},
-    "tqdm-refresh-20": {"bar": 20},
     "no-progress-bar": {"bar": 0},
+    "no-train-metrics": {"train_metrics": False},
+    "plain-loop": {"plain": True},
 }
 
 
@@ -58,15 +65,41 @@ def _log_every_step(self: SepConvLitModule, batch: Any, batch_idx: int) -> Any:
     return self._step(batch, "", self.train_loss, self.train_acc, register=True)
 
 
+def _no_train_metrics(self: SepConvLitModule, batch: Any, batch_idx: int) -> Any:
+    x, y = batch
+    return F.cross_entropy(self(x), y, label_smoothing=self.hparams.label_smoothing)
+
+
+def run_plain(data: FashionMNISTDataModule, steps: int) -> float:
+    """Median ms per step of a hand-written loop over the default module's network and data loader."""
+    torch.use_deterministic_algorithms(True)  # as Trainer(deterministic=True) sets it
+    module = SepConvLitModule()
+    module.setup("fit")
+    optimizer = torch.optim.SGD(module.parameters(), lr=module.hparams.lr)
+    starts = []
+    for _, (x, y) in zip(range(steps), data.train_dataloader(), strict=False):
+        starts.append(time.perf_counter())
+        loss = F.cross_entropy(module(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    starts.append(time.perf_counter())
+    return 1000 * statistics.median(b - a for a, b in itertools.pairwise(starts[30:]))
+
+
 def run(
     data: FashionMNISTDataModule,
     steps: int,
     selu: str = "default",
     log_every_step: bool = False,
     deterministic: bool = True,
-    bar: int | None = None,
+    bar: int = PROGRESS_REFRESH,
+    train_metrics: bool = True,
+    plain: bool = False,
 ) -> float:
     """Median ms per training step of one variant."""
+    if plain:
+        return run_plain(data, steps)
     timer = _StepTimer()
     callbacks: list[L.Callback] = [timer]
     if bar:
@@ -87,6 +120,8 @@ def run(
     module = SepConvLitModule()
     if log_every_step:
         module.training_step = types.MethodType(_log_every_step, module)
+    if not train_metrics:
+        module.training_step = types.MethodType(_no_train_metrics, module)
     if selu != "default":
         for name, act in module.net.activations.items():
             if isinstance(act, SELU):

@@ -12,7 +12,8 @@ PyTorch's CPU capability.
     python benchmarks/step_time.py --paths torch torch-nn-selu torch-malloc-default  # A/B the levers
 
 Paths: ``keras`` (``model.fit``), ``lightning`` (``Trainer.fit(SepConvLitModule(),
-FashionMNISTDataModule())`` with the CLI's defaults: ``deterministic=True``, progress bar),
+FashionMNISTDataModule())`` with the CLI's defaults: ``deterministic=True``, the progress bar redrawn
+every ``PROGRESS_REFRESH`` batches),
 ``torch`` (a plain loop over the default ``build_model()``, channels-last, with
 ``retain_freed_memory()`` as ``SepConvLitModule`` applies it), and, on request, ``torch-nn-selu``
 (that loop with PyTorch's ``nn.SELU(inplace=True)``, i.e. float32 ``expm1``), ``torch-malloc-default``
@@ -111,8 +112,10 @@ def worker_torch(steps: int, warmup: int, variant: str) -> dict[str, float]:
 
 def worker_lightning(steps: int, warmup: int, precision: str = "32-true") -> dict[str, float]:
     import lightning as L
+    from lightning.pytorch.callbacks import TQDMProgressBar
 
     from sepconv_torch import FashionMNISTDataModule, SepConvLitModule
+    from sepconv_torch.cli import PROGRESS_REFRESH
 
     class Timer(L.Callback):
         def __init__(self) -> None:
@@ -135,7 +138,7 @@ def worker_lightning(steps: int, warmup: int, precision: str = "32-true") -> dic
         deterministic=True,
         accelerator="cpu",
         precision=precision,
-        callbacks=[timer],
+        callbacks=[timer, TQDMProgressBar(refresh_rate=PROGRESS_REFRESH)],  # the CLI's bar
     )
     L.seed_everything(0, verbose=False)
     data = FashionMNISTDataModule(download=False)

@@ -44,6 +44,10 @@ class SepConvLitModule(L.LightningModule):
         channels_last: run convolutions in NHWC memory format (faster on CPU; same logical model).
         retain_host_memory: in ``setup``, make glibc keep freed memory for the next step instead of
             returning it to the OS (:mod:`sepconv_torch.host_memory`; process-wide, no effect elsewhere).
+        fill_uninitialized_memory: in ``setup``, set ``torch.utils.deterministic.fill_uninitialized_memory``
+            (process-wide). Under ``deterministic=True`` PyTorch's default ``True`` writes NaN into every
+            new tensor before its kernel overwrites it, an extra memory pass per activation; no kernel of
+            this network reads memory it has not written, so the results are the same without it.
     """
 
     def __init__(
@@ -59,6 +63,7 @@ class SepConvLitModule(L.LightningModule):
         precise_selu: bool = False,
         channels_last: bool = True,
         retain_host_memory: bool = True,
+        fill_uninitialized_memory: bool = False,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -89,6 +94,7 @@ class SepConvLitModule(L.LightningModule):
     def setup(self, stage: str) -> None:
         if self.hparams.retain_host_memory:
             retain_freed_memory()
+        torch.utils.deterministic.fill_uninitialized_memory = self.hparams.fill_uninitialized_memory
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(N, 10)`` of images ``(N, 1, 28, 28)``."""

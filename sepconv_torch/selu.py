@@ -34,20 +34,16 @@ ALPHA = 1.6732632423543772848170429916717
 SCALE = 1.0507009873554804934193349852946
 
 
-def _negative_branch(x: torch.Tensor, precise: bool) -> torch.Tensor:
-    """``scale * alpha * (exp(min(x, 0)) - 1)`` in ``x``'s dtype and layout (zero where ``x > 0``)."""
+def selu_(x: torch.Tensor, precise: bool = False) -> torch.Tensor:
+    """SELU of ``x`` written into ``x`` (any shape or memory format); returns ``x``."""
     neg = torch.clamp(x, max=0.0)
     if precise or x.dtype != torch.float32:  # bfloat16's exp(x) - 1 would cancel to a few bits
         wide = neg.to(torch.float64).expm1_().mul_(SCALE * ALPHA)
-        return wide.to(x.dtype)  # one rounding; a mixed-dtype add_ would take a slow unvectorised path
-    return neg.exp_().sub_(1.0).mul_(SCALE * ALPHA)
-
-
-def selu_(x: torch.Tensor, precise: bool = False) -> torch.Tensor:
-    """SELU of ``x`` written into ``x`` (any shape or memory format); returns ``x``."""
-    neg = _negative_branch(x, precise)
-    # One of the two terms is exactly 0 at every element: no rounding beyond scale * x's or neg's.
-    return x.clamp_(min=0.0).mul_(SCALE).add_(neg)
+        # one rounding; a mixed-dtype add_ would take a slow unvectorised path
+        return x.clamp_(min=0.0).mul_(SCALE).add_(wide.to(x.dtype))
+    # One of the two terms is exactly 0 at every element, so add_'s alpha, fused or not, rounds
+    # scale * alpha * (exp(x) - 1) once, as a separate mul_ would, in one memory pass fewer.
+    return x.clamp_(min=0.0).mul_(SCALE).add_(neg.exp_().sub_(1.0), alpha=SCALE * ALPHA)
 
 
 class _SELUInPlace(torch.autograd.Function):

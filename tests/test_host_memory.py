@@ -1,4 +1,4 @@
-"""``retain_freed_memory``: glibc takes the settings, and the default LightningModule applies them."""
+"""Host-side settings of ``SepConvLitModule.setup``: glibc keeps freed memory; no NaN fill of new tensors."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
-from sepconv_torch import SepConvLitModule
+from sepconv_torch import SepConvLitModule, build_model
 from sepconv_torch import lit_module as lit_module_file
 
 
@@ -35,3 +36,30 @@ def test_setup_applies_them_unless_told_not_to(retain: bool, monkeypatch: pytest
     monkeypatch.setattr(lit_module_file, "retain_freed_memory", lambda: calls.append(True) or True)
     SepConvLitModule(retain_host_memory=retain).setup("fit")
     assert calls == ([True] if retain else [])
+
+
+@pytest.mark.parametrize("fill", [True, False])
+def test_setup_sets_the_nan_fill_of_deterministic_mode(fill: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.utils.deterministic, "fill_uninitialized_memory", not fill)  # restored after
+    SepConvLitModule(fill_uninitialized_memory=fill, retain_host_memory=False).setup("fit")
+    assert torch.utils.deterministic.fill_uninitialized_memory is fill
+
+
+def test_without_the_nan_fill_a_deterministic_step_is_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default (no NaN fill) trains bit for bit as PyTorch's deterministic default: no kernel of the
+    network reads memory it has not written."""
+    monkeypatch.setattr(torch.utils.deterministic, "fill_uninitialized_memory", True)
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        x, y = torch.randn(8, 1, 28, 28), torch.arange(8) % 10
+        grads = {}
+        for fill in (True, False):
+            torch.utils.deterministic.fill_uninitialized_memory = fill
+            module = SepConvLitModule(initializer="lecun_normal")
+            module.net.load_state_dict(build_model(seed=0, initializer="lecun_normal").state_dict())
+            torch.nn.functional.cross_entropy(module(x), y).backward()
+            grads[fill] = [p.grad for p in module.parameters()]
+    finally:
+        torch.use_deterministic_algorithms(previous)
+    assert all(torch.equal(a, b) for a, b in zip(grads[True], grads[False], strict=True))

@@ -28,7 +28,7 @@ def test_default_module_is_the_fast_path() -> None:
     selus = [a for a in module.net.activations.values() if isinstance(a, SELU)]
     assert len(selus) == 7 and all(a.inplace for a in selus)
     assert not any(isinstance(m, nn.SELU) for m in module.modules())  # no float32 expm1 (selu.py)
-    assert module.hparams.retain_host_memory
+    assert module.hparams.retain_host_memory and not module.hparams.fill_uninitialized_memory
     assert module.hparams.channels_last and module.net.conv1.weight.is_contiguous(
         memory_format=torch.channels_last
     )

@@ -10,6 +10,7 @@ PyTorch's CPU capability.
     python benchmarks/step_time.py --rounds 5 --json step_time.json
     python benchmarks/step_time.py --profile           # per-op profile of the PyTorch step
     python benchmarks/step_time.py --paths torch torch-nn-selu torch-malloc-default  # A/B the levers
+    python benchmarks/step_time.py --device cuda        # on a GPU (``auto``, the default, picks one)
 
 Paths: ``keras`` (``model.fit``), ``lightning`` (``Trainer.fit(SepConvLitModule(),
 FashionMNISTDataModule())`` with the CLI's defaults: ``deterministic=True``, the progress bar redrawn
@@ -19,6 +20,11 @@ every ``PROGRESS_REFRESH`` batches),
 (that loop with PyTorch's ``nn.SELU(inplace=True)``, i.e. float32 ``expm1``), ``torch-malloc-default``
 (that loop with glibc's default malloc settings) and ``lightning-bf16`` (the Lightning path with
 ``precision="bf16-mixed"``).
+
+On CUDA (``--device cuda``) the PyTorch paths keep the whole data set on the GPU and draw batches
+there (the Lightning path through ``FashionMNISTDataModule``, which does so on any accelerator), and
+every timestamp follows a ``torch.cuda.synchronize()``; Keras runs where TensorFlow places it. With
+``--device cpu`` no GPU is visible to either framework (``CUDA_VISIBLE_DEVICES=""``).
 """
 
 from __future__ import annotations
@@ -57,6 +63,18 @@ def _median_ms(times: list[float], warmup: int) -> float:
 # ----------------------------------------------------------------------------- workers (one per process)
 
 
+def _clock(device: str) -> Any:
+    """``time.perf_counter`` after the device's queued work is done."""
+    import torch
+
+    def clock() -> float:
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    return clock
+
+
 def _torch_net(variant: str) -> Any:
     """The default network, channels-last; ``torch-nn-selu`` swaps in PyTorch's own SELU."""
     import torch
@@ -76,56 +94,62 @@ def _torch_net(variant: str) -> Any:
     return net.to(memory_format=torch.channels_last)
 
 
-def worker_torch(steps: int, warmup: int, variant: str) -> dict[str, float]:
+def worker_torch(steps: int, warmup: int, variant: str, device: str = "cpu") -> dict[str, float]:
     import torch
     import torch.nn.functional as F
 
     from sepconv.data import load_splits
 
     splits = load_splits(download=False)
-    x_all = torch.from_numpy(splits.images("train", "NCHW"))
-    y_all = torch.from_numpy(splits.labels("train"))
-    net = _torch_net(variant)
+    clock = _clock(device)
+    x_all = torch.from_numpy(splits.images("train", "NCHW")).to(device)  # the whole set on the device
+    y_all = torch.from_numpy(splits.labels("train")).to(device)
+    net = _torch_net(variant).to(device)
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
-    order = torch.randperm(len(y_all), generator=torch.Generator().manual_seed(0))
+    order = torch.randperm(len(y_all), generator=torch.Generator().manual_seed(0)).to(device)
     times = []
     for i in range(steps):
-        start = time.perf_counter()
+        start = clock()
         idx = order[i * 32 : (i + 1) * 32]
         x = x_all[idx].contiguous(memory_format=torch.channels_last)
         loss = F.cross_entropy(net(x), y_all[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        times.append(time.perf_counter() - start)
-    x_test = torch.from_numpy(splits.images("test", "NCHW"))
+        times.append(clock() - start)
+    x_test = torch.from_numpy(splits.images("test", "NCHW")).to(device)
     net.eval()
     infer = []
     with torch.inference_mode():
         for _ in range(2):
             for b in range(0, len(x_test), 256):
-                start = time.perf_counter()
+                start = clock()
                 torch.softmax(net(x_test[b : b + 256].contiguous(memory_format=torch.channels_last)), -1)
-                infer.append(time.perf_counter() - start)
+                infer.append(clock() - start)
     return {"step_ms": _median_ms(times, warmup), "infer256_ms": 1000 * statistics.median(infer)}
 
 
-def worker_lightning(steps: int, warmup: int, precision: str = "32-true") -> dict[str, float]:
+def worker_lightning(
+    steps: int, warmup: int, precision: str = "32-true", device: str = "cpu"
+) -> dict[str, float]:
     import lightning as L
     from lightning.pytorch.callbacks import TQDMProgressBar
 
     from sepconv_torch import FashionMNISTDataModule, SepConvLitModule
     from sepconv_torch.cli import PROGRESS_REFRESH
 
+    clock = _clock(device)
+    accelerator = "gpu" if device == "cuda" else "cpu"
+
     class Timer(L.Callback):
         def __init__(self) -> None:
             self.starts: list[float] = []
 
         def on_train_batch_start(self, *args: Any) -> None:
-            self.starts.append(time.perf_counter())
+            self.starts.append(clock())
 
         def on_train_end(self, *args: Any) -> None:
-            self.starts.append(time.perf_counter())
+            self.starts.append(clock())
 
     timer = Timer()
     trainer = L.Trainer(
@@ -136,7 +160,8 @@ def worker_lightning(steps: int, warmup: int, precision: str = "32-true") -> dic
         logger=False,
         enable_checkpointing=False,
         deterministic=True,
-        accelerator="cpu",
+        accelerator=accelerator,
+        devices=1,
         precision=precision,
         callbacks=[timer, TQDMProgressBar(refresh_rate=PROGRESS_REFRESH)],  # the CLI's bar
     )
@@ -144,11 +169,13 @@ def worker_lightning(steps: int, warmup: int, precision: str = "32-true") -> dic
     data = FashionMNISTDataModule(download=False)
     trainer.fit(SepConvLitModule(), datamodule=data)
     times = [b - a for a, b in itertools.pairwise(timer.starts)]
-    predict = L.Trainer(logger=False, accelerator="cpu", enable_progress_bar=False, precision=precision)
+    predict = L.Trainer(
+        logger=False, accelerator=accelerator, devices=1, enable_progress_bar=False, precision=precision
+    )
     data.hparams.eval_batch_size = 256
-    start = time.perf_counter()
+    start = clock()
     batches = predict.predict(trainer.lightning_module, datamodule=data)
-    infer_ms = 1000 * (time.perf_counter() - start) / len(batches)
+    infer_ms = 1000 * (clock() - start) / len(batches)
     return {"step_ms": _median_ms(times, warmup), "infer256_ms": infer_ms}
 
 
@@ -193,26 +220,26 @@ def worker_keras(steps: int, warmup: int) -> dict[str, float]:
     return {"step_ms": _median_ms(times, warmup), "infer256_ms": infer_ms}
 
 
-def run_worker(path: str, steps: int, warmup: int) -> dict[str, float]:
+def run_worker(path: str, steps: int, warmup: int, device: str) -> dict[str, float]:
     if path == "keras":
         return worker_keras(steps, warmup)
     if path == "lightning":
-        return worker_lightning(steps, warmup)
+        return worker_lightning(steps, warmup, device=device)
     if path == "lightning-bf16":
-        return worker_lightning(steps, warmup, precision="bf16-mixed")
-    return worker_torch(steps, warmup, variant=path)
+        return worker_lightning(steps, warmup, precision="bf16-mixed", device=device)
+    return worker_torch(steps, warmup, variant=path, device=device)
 
 
-def profile(steps: int) -> None:
+def profile(steps: int, device: str = "cpu") -> None:
     import torch
     import torch.nn.functional as F
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    net = _torch_net("torch")
+    net = _torch_net("torch").to(device)
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
-    x = torch.randn(32, 1, 28, 28).contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, 10, (32,))
+    x = torch.randn(32, 1, 28, 28, device=device).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (32,), device=device)
 
     def step() -> None:
         loss = F.cross_entropy(net(x), y)
@@ -222,14 +249,18 @@ def profile(steps: int) -> None:
 
     for _ in range(10):
         step()
-    with torch_profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+    with torch_profile(activities=activities, record_shapes=True) as prof:
         for _ in range(steps):
             step()
+        if device == "cuda":
+            torch.cuda.synchronize()
     print(
         f"CPU: {cpu_model()}; PyTorch {torch.__version__}, "
         f"capability {torch.backends.cpu.get_cpu_capability()}"
     )
-    print(prof.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=25))
+    sort_by = "self_cuda_time_total" if device == "cuda" else "self_cpu_time_total"
+    print(prof.key_averages(group_by_input_shape=True).table(sort_by=sort_by, row_limit=25))
 
 
 # ----------------------------------------------------------------------------- driver
@@ -243,26 +274,38 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=30, help="steps dropped before the median (default 30)")
     p.add_argument("--json", type=Path, help="write the table and every measurement as JSON")
     p.add_argument("--profile", action="store_true", help="print a per-op profile of the PyTorch step")
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where PyTorch (and, with cuda, TensorFlow) runs; auto: cuda if there is a GPU (default)",
+    )
     p.add_argument("--worker", choices=PATHS, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.warmup >= args.steps:
         p.error(f"--warmup must be below --steps, received {args.warmup} >= {args.steps}")
     if args.worker:
-        print(json.dumps(run_worker(args.worker, args.steps, args.warmup)))
-        return 0
-    if args.profile:
-        profile(args.steps)
+        print(json.dumps(run_worker(args.worker, args.steps, args.warmup, args.device)))
         return 0
 
     import torch
+
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif args.device == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda: PyTorch sees no CUDA device here")
+    if args.profile:
+        profile(args.steps, args.device)
+        return 0
 
     capability = torch.backends.cpu.get_cpu_capability()
     runs: dict[str, list[dict[str, float]]] = {path: [] for path in args.paths}
     for r in range(args.rounds):
         for path in args.paths:
             command = [sys.executable, __file__, "--worker", path, "--steps", str(args.steps)]
-            command += ["--warmup", str(args.warmup)]
-            proc = subprocess.run(command, capture_output=True, text=True, check=False)
+            command += ["--warmup", str(args.warmup), "--device", args.device]
+            env = {**os.environ, **({"CUDA_VISIBLE_DEVICES": ""} if args.device == "cpu" else {})}
+            proc = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
             if proc.returncode != 0:
                 print(
                     f"step_time: error: {path} failed: {proc.stderr.strip().splitlines()[-1:]}",
@@ -280,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
         f"CPU: {cpu_model()}; {os.cpu_count()} logical cores; "
         f"PyTorch {torch.__version__}, capability {capability}"
     )
+    if args.device == "cuda":
+        print(f"GPU: {torch.cuda.get_device_name()} (PyTorch paths; Keras where TensorFlow placed it)")
     print(
         f"medians of {args.rounds} interleaved rounds, "
         f"{args.steps - args.warmup} steady steps each, batch 32\n"
@@ -301,7 +346,16 @@ def main(argv: list[str] | None = None) -> int:
         print("| " + " | ".join(cells) + " |")
     if args.json:
         args.json.write_text(
-            json.dumps({"cpu": cpu_model(), "capability": capability, "table": table, "runs": runs}, indent=2)
+            json.dumps(
+                {
+                    "cpu": cpu_model(),
+                    "capability": capability,
+                    "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
+                    "table": table,
+                    "runs": runs,
+                },
+                indent=2,
+            )
         )
     return 0
 

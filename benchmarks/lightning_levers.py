@@ -11,6 +11,8 @@ Variants: ``default`` (what ``sepconv-torch fit`` does now, its progress bar red
 instead of ``sepconv_torch.selu.SELU``); ``precise-selu`` (``SELU(precise=True)``, the correctly
 rounded one); ``selu-out-of-place`` (our SELU, not in place); ``log-every-step`` (the training metrics
 handed to ``self.log`` at every step, as before); ``not-deterministic`` (``deterministic=False``);
+``nan-fill`` (PyTorch's NaN fill of every new tensor under deterministic mode, which the module turns
+off by default);
 ``tqdm-refresh-1`` (Lightning's own default bar, redrawn every batch); ``no-progress-bar``;
 ``no-train-metrics`` (the training step without its torchmetrics updates); ``plain-loop`` (no Trainer:
 the same module's network and ``DataLoader`` with SGD in a hand-written loop, deterministic algorithms
@@ -46,6 +48,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "selu-out-of-place": {"selu": "out-of-place"},
     "log-every-step": {"log_every_step": True},
     "not-deterministic": {"deterministic": False},
+    "nan-fill": {"module": {"fill_uninitialized_memory": True}},
     "tqdm-refresh-1": {"bar": 1},
     "no-progress-bar": {"bar": 0},
     "no-train-metrics": {"train_metrics": False},
@@ -96,6 +99,7 @@ def run(
     bar: int = PROGRESS_REFRESH,
     train_metrics: bool = True,
     plain: bool = False,
+    module: dict[str, Any] | None = None,
 ) -> float:
     """Median ms per training step of one variant."""
     if plain:
@@ -117,20 +121,20 @@ def run(
         accelerator="cpu",
         callbacks=callbacks,
     )
-    module = SepConvLitModule()
+    lit_module = SepConvLitModule(**(module or {}))
     if log_every_step:
-        module.training_step = types.MethodType(_log_every_step, module)
+        lit_module.training_step = types.MethodType(_log_every_step, lit_module)
     if not train_metrics:
-        module.training_step = types.MethodType(_no_train_metrics, module)
+        lit_module.training_step = types.MethodType(_no_train_metrics, lit_module)
     if selu != "default":
-        for name, act in module.net.activations.items():
+        for name, act in lit_module.net.activations.items():
             if isinstance(act, SELU):
-                module.net.activations[name] = {
+                lit_module.net.activations[name] = {
                     "nn": nn.SELU(inplace=True),
                     "precise": SELU(inplace=True, precise=True),
                     "out-of-place": SELU(),
                 }[selu]
-    trainer.fit(module, datamodule=data)
+    trainer.fit(lit_module, datamodule=data)
     return 1000 * statistics.median(b - a for a, b in itertools.pairwise(timer.starts[30:]))
 
 

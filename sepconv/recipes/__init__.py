@@ -85,13 +85,14 @@ class Recipe:
         check_warmup(self.warmup_epochs, self.epochs)
 
 
-#: Keys only sepconv-torch reads (memory layout, SELU variant, malloc and NaN-fill settings, loaders, its
-#: shuffle seed); Keras checks, then ignores them.
+#: Keys only sepconv-torch reads (memory layout, SELU variant, malloc and NaN-fill settings, evaluation
+#: chunks, loaders, its shuffle seed); Keras checks, then ignores them.
 TORCH_ONLY: tuple[Rule, ...] = (
     Rule("model.channels_last", bool),
     Rule("model.precise_selu", bool),
     Rule("model.retain_host_memory", bool),
     Rule("model.fill_uninitialized_memory", bool),
+    Rule("model.eval_chunk_size", int, at_least(0)),
     Rule("data.eval_batch_size", int, at_least(1)),
     Rule("data.num_workers", int, at_least(0)),
     Rule("data.seed", int, at_least(0)),

@@ -5,6 +5,9 @@ python benchmarks/dropped_levers.py compile     # the plain loop eager against t
 python benchmarks/dropped_levers.py pointwise   # 1x1 Conv2d against a matmul on the NHWC view (fwd + bwd)
 python benchmarks/dropped_levers.py loop        # a plain training loop; run under `/usr/bin/time -v` and
                                                 # with MALLOC_MMAP_THRESHOLD_ etc. to count page faults
+python benchmarks/dropped_levers.py batches     # cost per sample at batch 32, 64, 128, and 128 as 2 x 64
+python benchmarks/dropped_levers.py threads     # 2 intra-op threads against 1, and against the batch split
+                                                # over 2 Python threads of 1 intra-op thread each
 """
 
 from __future__ import annotations
@@ -77,6 +80,114 @@ def loop() -> None:
         print(f"batch {batch}: {median_ms(step, n=30):.1f} ms per step")
 
 
+def _plain_step(net: torch.nn.Module, batch: int, chunk: int) -> Callable[[], None]:
+    """One SGD step on ``batch`` images, forward and backward over chunks of ``chunk`` (gradients summed)."""
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
+    x = torch.randn(batch, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (batch,))
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        for xc, yc in zip(x.split(chunk), y.split(chunk), strict=True):
+            (F.cross_entropy(net(xc), yc, reduction="sum") / batch).backward()
+        optimizer.step()
+
+    return step
+
+
+def batches() -> None:
+    from sepconv_torch import build_model
+    from sepconv_torch.host_memory import retain_freed_memory
+
+    retain_freed_memory()
+    net = build_model(seed=0).to(memory_format=torch.channels_last)
+    cases = ((32, 32), (64, 64), (128, 128), (128, 64))
+    times: dict[tuple[int, int], list[float]] = {case: [] for case in cases}
+    for _ in range(3):  # interleaved rounds
+        for case in cases:
+            times[case].append(median_ms(_plain_step(net, *case), n=40))
+    for (batch, chunk), ms in times.items():
+        ms_step = statistics.median(ms)
+        how = f"batch {batch}" + (f" as {batch // chunk} chunks of {chunk}" if chunk != batch else "")
+        print(f"{how}: {ms_step:.2f} ms per step, {1000 * ms_step / batch:.0f} us per sample")
+
+
+def threads_variant(variant: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sepconv_torch import build_model
+    from sepconv_torch.host_memory import retain_freed_memory
+
+    retain_freed_memory()
+    net = build_model(seed=0).to(memory_format=torch.channels_last)
+    params = list(net.parameters())
+    pool = ThreadPoolExecutor(2)
+
+    class HalvesInThreads(torch.autograd.Function):
+        """Forward and backward of each half of the batch in its own thread; parameter gradients summed."""
+
+        @staticmethod
+        def forward(
+            ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor, *weights: torch.Tensor
+        ) -> torch.Tensor:
+            def half(part: torch.Tensor) -> torch.Tensor:
+                with torch.enable_grad():
+                    return net(part)
+
+            ctx.outs = list(pool.map(half, x.chunk(2)))
+            return torch.cat([out.detach() for out in ctx.outs])
+
+        @staticmethod
+        def backward(
+            ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor
+        ) -> tuple[torch.Tensor | None, ...]:
+            grads = grad.split([len(out) for out in ctx.outs])
+            parts = list(
+                pool.map(lambda a: torch.autograd.grad(a[0], params, a[1]), zip(ctx.outs, grads, strict=True))
+            )
+            return (None, *[a + b for a, b in zip(*parts, strict=True)])
+
+    optimizer = torch.optim.SGD(params, lr=0.01)
+    x = torch.randn(32, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (32,))
+
+    def step(split: bool) -> None:
+        logits = HalvesInThreads.apply(x, *params) if split else net(x)
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(logits, y).backward()
+        optimizer.step()
+
+    n, split = THREAD_VARIANTS[variant]
+    torch.set_num_threads(n)
+    print(median_ms(lambda: step(split), n=60))
+
+
+#: name -> (intra-op threads, batch split over two Python threads)
+THREAD_VARIANTS = {
+    "2 intra-op threads": (2, False),
+    "1 intra-op thread": (1, False),
+    "2 threads x half batch": (1, True),
+}
+
+
+def threads() -> None:
+    """Each variant in its own process (OpenMP thread pools outlive a variant), 3 interleaved rounds."""
+    import subprocess
+
+    times: dict[str, list[float]] = {name: [] for name in THREAD_VARIANTS}
+    for _ in range(3):
+        for name in THREAD_VARIANTS:
+            out = subprocess.run(
+                [sys.executable, __file__, "threads-variant", name],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            times[name].append(float(out.split()[-1]))
+    for name, ms in times.items():
+        print(f"{name}: {statistics.median(ms):.2f} ms per step (batch 32)")
+
+
 def compile_net() -> None:
     from sepconv_torch import build_model
     from sepconv_torch.host_memory import retain_freed_memory
@@ -102,7 +213,17 @@ def compile_net() -> None:
 
 
 if __name__ == "__main__":
-    modes = {"selu": selu, "pointwise": pointwise, "loop": loop, "compile": compile_net}
+    modes = {
+        "selu": selu,
+        "pointwise": pointwise,
+        "loop": loop,
+        "compile": compile_net,
+        "batches": batches,
+        "threads": threads,
+    }
+    if sys.argv[1:2] == ["threads-variant"] and len(sys.argv) == 3:  # a worker of `threads`
+        threads_variant(sys.argv[2])
+        sys.exit()
     if len(sys.argv) != 2 or sys.argv[1] not in modes:
         sys.exit(f"dropped_levers.py: error: expected one of {', '.join(modes)}, received {sys.argv[1:]}")
     modes[sys.argv[1]]()

@@ -1,4 +1,4 @@
-"""The levers README "Performance" reports as tried and dropped, as they were measured.
+"""Levers and costs README "Performance" reports (most tried and dropped), as they were measured.
 
 python benchmarks/dropped_levers.py selu        # F.selu against our SELU, default and precise
 python benchmarks/dropped_levers.py compile     # the plain loop eager against torch.compile of the network
@@ -8,6 +8,8 @@ python benchmarks/dropped_levers.py loop        # a plain training loop; run und
 python benchmarks/dropped_levers.py batches     # cost per sample at batch 32, 64, 128, and 128 as 2 x 64
 python benchmarks/dropped_levers.py threads     # 2 intra-op threads against 1, and against the batch split
                                                 # over 2 Python threads of 1 intra-op thread each
+python benchmarks/dropped_levers.py layers      # forward + backward of each kind of layer, one at a time
+python benchmarks/dropped_levers.py eval-chunks # a 500-image evaluation batch whole and in chunks (kept: 64)
 """
 
 from __future__ import annotations
@@ -188,6 +190,60 @@ def threads() -> None:
         print(f"{name}: {statistics.median(ms):.2f} ms per step (batch 32)")
 
 
+def layers() -> None:
+    from sepconv_torch.host_memory import retain_freed_memory
+    from sepconv_torch.selu import SELU
+
+    retain_freed_memory()
+
+    def nhwc(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape).contiguous(memory_format=torch.channels_last)
+
+    def fwd_bwd(layer: torch.nn.Module, x: torch.Tensor, input_grad: bool = True) -> Callable[[], None]:
+        x = x.requires_grad_(input_grad)
+        return lambda: layer(x).sum().backward()
+
+    total: dict[str, float] = {}
+    for size, cin, cout in ((28, 32, 32), (14, 32, 64), (14, 64, 64), (7, 64, 128), (7, 128, 128)):
+        x = nhwc(32, cin, size, size)
+        pointwise = torch.nn.Conv2d(cin, cout, 1).to(memory_format=torch.channels_last)
+        depthwise = torch.nn.Conv2d(cin, cin, 3, padding=1, groups=cin, bias=False)
+        for name, layer in (
+            ("1x1", pointwise),
+            ("depthwise 3x3", depthwise.to(memory_format=torch.channels_last)),
+        ):
+            ms = median_ms(fwd_bwd(layer, x.detach().clone()))
+            total[name] = total.get(name, 0.0) + ms
+            print(f"{name} {cin}->{cout if name == '1x1' else cin} at {size}x{size}: {ms:.3f} ms")
+    conv1 = torch.nn.Conv2d(1, 32, 3, padding=1).to(memory_format=torch.channels_last)
+    conv1_ms = median_ms(fwd_bwd(conv1, nhwc(32, 1, 28, 28), input_grad=False))
+    print(f"conv1 1->32 at 28x28: {conv1_ms:.3f} ms (no input gradient)")
+    selu, x = SELU(inplace=True), nhwc(32, 32, 28, 28)
+    copy = median_ms(lambda: x.clone().requires_grad_().mul(1))
+    selu_ms = median_ms(lambda: selu(x.clone().requires_grad_().mul(1)).sum().backward()) - copy
+    print(f"SELU at 32x28x28: {selu_ms:.3f} ms (the input's copy subtracted)")
+    print(
+        ", ".join(f"all {name}: {ms:.2f} ms" for name, ms in total.items()), "(forward + backward, batch 32)"
+    )
+
+
+def eval_chunks() -> None:
+    from sepconv_torch import SepConvLitModule
+    from sepconv_torch.host_memory import retain_freed_memory
+
+    retain_freed_memory()
+    x = torch.randn(500, 1, 28, 28)
+    modules = {chunk: SepConvLitModule(eval_chunk_size=chunk).eval() for chunk in (0, 32, 64, 128)}
+    times: dict[int, list[float]] = {chunk: [] for chunk in modules}
+    with torch.inference_mode():
+        for _ in range(3):
+            for chunk, module in modules.items():
+                times[chunk].append(median_ms(lambda module=module: module(x), n=20))
+    for chunk, ms in times.items():
+        how = "whole batch" if chunk == 0 else f"chunks of {chunk}"
+        print(f"{how}: {statistics.median(ms):.1f} ms per 500 images")
+
+
 def compile_net() -> None:
     from sepconv_torch import build_model
     from sepconv_torch.host_memory import retain_freed_memory
@@ -220,6 +276,8 @@ if __name__ == "__main__":
         "compile": compile_net,
         "batches": batches,
         "threads": threads,
+        "layers": layers,
+        "eval-chunks": eval_chunks,
     }
     if sys.argv[1:2] == ["threads-variant"] and len(sys.argv) == 3:  # a worker of `threads`
         threads_variant(sys.argv[2])

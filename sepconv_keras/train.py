@@ -138,6 +138,7 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     import keras
 
     from sepconv.curves import write_curves
+    from sepconv_keras.checkpoint import AtomicModelCheckpoint
     from sepconv_keras.data import make_dataset, train_stream
     from sepconv_keras.distribute import is_chief, make_strategy, prepare_multi_worker
     from sepconv_keras.losses import make_loss
@@ -196,12 +197,12 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     callbacks: list[keras.callbacks.Callback] = [
         NonFiniteStop(best, steps),
         keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard")),
-        keras.callbacks.ModelCheckpoint(str(best), monitor="val_loss", save_best_only=True),
+        AtomicModelCheckpoint(str(best), monitor="val_loss", save_best_only=True),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=5, min_delta=1e-3),
     ]
     if args.h5:
         callbacks.append(
-            keras.callbacks.ModelCheckpoint(
+            AtomicModelCheckpoint(
                 str(out / "fashion_mnist_model.h5"), monitor="val_loss", save_best_only=True
             )
         )

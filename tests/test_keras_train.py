@@ -40,6 +40,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_outputs(run_dir: Path) -> None:
     assert (run_dir / "best.keras").is_file() and (run_dir / "fashion_mnist_model.h5").is_file()
+    assert not list(run_dir.glob(".*.partial.*"))  # AtomicModelCheckpoint renamed every save into place
     assert list((run_dir / "tensorboard").glob("**/events.out.tfevents.*"))
     assert (run_dir / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = list(csv.DictReader((run_dir / "metrics.csv").open()))

@@ -24,6 +24,8 @@ declare -A variants=(
     [13-3-epochs-batch-32]="--trainer.max_epochs=3 --data.batch_size=32 --model.lr=0.05 --model.warmup_epochs=0.3"
     [14-3-epochs]="--trainer.max_epochs=3"
     [15-3-epochs-batch-64-lr-0.15]="--trainer.max_epochs=3 --data.batch_size=64 --model.lr=0.15 --model.warmup_epochs=0.3"
+    [16-batch-64-lr-0.15]="--data.batch_size=64 --model.lr=0.15"
+    [17-batch-64-lr-0.2]="--data.batch_size=64"
 )
 for name in $(printf '%s\n' "${!variants[@]}" | sort); do
     dir=$runs/$name

@@ -64,24 +64,6 @@ def pointwise() -> None:
         print(f"{size}x{size} {cin}->{cout}: conv {conv_ms:.3f} ms, matmul {matmul_ms:.3f} ms")
 
 
-def loop() -> None:
-    from sepconv_torch import build_model
-
-    net = build_model(seed=0).to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
-    for batch in (32, 128):
-        x = torch.randn(batch, 1, 28, 28).contiguous(memory_format=torch.channels_last)
-        y = torch.randint(0, 10, (batch,))
-
-        def step(x: torch.Tensor = x, y: torch.Tensor = y) -> None:
-            loss = F.cross_entropy(net(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-
-        print(f"batch {batch}: {median_ms(step, n=30):.1f} ms per step")
-
-
 def _plain_step(net: torch.nn.Module, batch: int, chunk: int) -> Callable[[], None]:
     """One SGD step on ``batch`` images, forward and backward over chunks of ``chunk`` (gradients summed)."""
     optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
@@ -95,6 +77,14 @@ def _plain_step(net: torch.nn.Module, batch: int, chunk: int) -> Callable[[], No
         optimizer.step()
 
     return step
+
+
+def loop() -> None:
+    from sepconv_torch import build_model
+
+    net = build_model(seed=0).to(memory_format=torch.channels_last)
+    for batch in (32, 128):
+        print(f"batch {batch}: {median_ms(_plain_step(net, batch, batch), n=30):.1f} ms per step")
 
 
 def batches() -> None:
@@ -249,19 +239,9 @@ def compile_net() -> None:
     from sepconv_torch.host_memory import retain_freed_memory
 
     retain_freed_memory()
-    x = torch.randn(32, 1, 28, 28).contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, 10, (32,))
     for name in ("eager", "torch.compile"):
         net = build_model(seed=0).to(memory_format=torch.channels_last)
-        model = torch.compile(net) if name == "torch.compile" else net
-        optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
-
-        def step(model: torch.nn.Module = model, optimizer: torch.optim.Optimizer = optimizer) -> None:
-            loss = F.cross_entropy(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-
+        step = _plain_step(torch.compile(net) if name == "torch.compile" else net, 32, 32)
         start = time.perf_counter()
         step()
         first = time.perf_counter() - start

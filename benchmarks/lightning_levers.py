@@ -12,8 +12,7 @@ instead of ``sepconv_torch.selu.SELU``); ``precise-selu`` (``SELU(precise=True)`
 rounded one); ``selu-out-of-place`` (our SELU, not in place); ``log-every-step`` (the training metrics
 handed to ``self.log`` at every step, as before); ``not-deterministic`` (``deterministic=False``);
 ``nan-fill`` (PyTorch's NaN fill of every new tensor under deterministic mode, which the module turns
-off by default);
-``tqdm-refresh-1`` (Lightning's own default bar, redrawn every batch); ``no-progress-bar``;
+off by default); ``tqdm-refresh-1`` (Lightning's own default bar, redrawn every batch); ``no-progress-bar``;
 ``no-train-metrics`` (the training step without its torchmetrics updates); ``plain-loop`` (no Trainer:
 the same module's network and ``DataLoader`` with SGD in a hand-written loop, deterministic algorithms
 on, ``setup`` applied: what Lightning itself adds is the difference to ``default``). glibc's malloc

@@ -10,7 +10,12 @@ Numerics (``tests/test_selu.py`` checks each claim), for float32 input:
 
 * default: ``scale * alpha * (exp(x) - 1)`` for ``x <= 0``, evaluated in float32 as TensorFlow's
   float32 SELU does (Keras' reference model). Absolute error below 2.5e-7; the relative error grows
-  near zero (1e-2 at ``x = -1e-6``), where ``exp(x) - 1`` cancels.
+  near zero (1e-2 at ``x = -1e-6``), where ``exp(x) - 1`` cancels. On the CPU with AVX2 or AVX-512,
+  ``exp(x)`` is evaluated as ``exp2(x * log2(e))``: PyTorch vectorises float32 ``exp2`` there and not
+  ``exp``, which made ``exp`` half of SELU's time. Rounding ``x * log2(e)`` adds a relative error of
+  at most ``|x| * 2**-24`` to ``exp(x)``, at most 4e-8 absolute after the product with
+  ``scale * alpha``; elsewhere (other CPUs, where the scalar ``exp2`` is the slower, and GPUs) it is
+  ``exp``.
 * ``precise=True``: ``expm1(x)`` and the product with ``scale * alpha`` in float64, rounded once to
   the input's dtype: correctly rounded (within 0.5 ulp; ``F.selu`` is within 1.6 ulp). In a training
   step it costs about twice the default's memory traffic.
@@ -24,6 +29,8 @@ The backward differentiates from the output, as ``nn.SELU(inplace=True)`` does:
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 
@@ -32,6 +39,20 @@ __all__ = ["ALPHA", "SCALE", "SELU", "selu_"]
 #: The constants of Klambauer et al. (2017), as PyTorch and TensorFlow spell them.
 ALPHA = 1.6732632423543772848170429916717
 SCALE = 1.0507009873554804934193349852946
+LOG2E = 1.4426950408889634073599246810019
+
+
+@functools.cache
+def _cpu_exp2_is_vectorised() -> bool:
+    """Whether ATen runs float32 ``exp2`` with SIMD on this CPU (read once; fixed at torch's import)."""
+    return torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
+
+
+def _exp_(neg: torch.Tensor) -> torch.Tensor:
+    """``exp`` of float32 ``neg`` (all ``<= 0``) in place, by the faster of ``exp`` and ``exp2`` here."""
+    if neg.device.type == "cpu" and _cpu_exp2_is_vectorised():
+        return neg.mul_(LOG2E).exp2_()
+    return neg.exp_()
 
 
 def selu_(x: torch.Tensor, precise: bool = False) -> torch.Tensor:
@@ -43,7 +64,7 @@ def selu_(x: torch.Tensor, precise: bool = False) -> torch.Tensor:
         return x.clamp_(min=0.0).mul_(SCALE).add_(wide.to(x.dtype))
     # One of the two terms is exactly 0 at every element, so add_'s alpha, fused or not, rounds
     # scale * alpha * (exp(x) - 1) once, as a separate mul_ would, in one memory pass fewer.
-    return x.clamp_(min=0.0).mul_(SCALE).add_(neg.exp_().sub_(1.0), alpha=SCALE * ALPHA)
+    return x.clamp_(min=0.0).mul_(SCALE).add_(_exp_(neg).sub_(1.0), alpha=SCALE * ALPHA)
 
 
 class _SELUInPlace(torch.autograd.Function):

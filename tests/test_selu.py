@@ -9,6 +9,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from sepconv.compat import import_tensorflow
 from sepconv_torch import SepConvLitModule
+from sepconv_torch import selu as selu_module
 from sepconv_torch.selu import SELU, selu_
 
 
@@ -27,8 +28,16 @@ def test_precise_negative_branch_is_correctly_rounded(low: int) -> None:
     assert ((F.selu(x).double() - exact).abs() / _ulp(exact)).max() > 1.0
 
 
-def test_default_negative_branch_is_tensorflows_formula() -> None:
+@pytest.fixture(params=["exp", "exp2"])
+def exp_kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of evaluating ``exp(x)`` (the CPU picks one by its capability), whichever this host picks."""
+    monkeypatch.setattr(selu_module, "_cpu_exp2_is_vectorised", lambda: request.param == "exp2")
+    return request.param
+
+
+def test_default_negative_branch_is_tensorflows_formula(exp_kernel: str) -> None:
     x = (-torch.logspace(-10, 1.6, 200_000, dtype=torch.float64)).float()
+    x = torch.cat([x, torch.linspace(-20, 0, 200_001)])
     ours = selu_(x.clone())
     assert (ours.double() - F.selu(x.double())).abs().max() <= 2.5e-7  # absolute, as documented
     tf = import_tensorflow()
@@ -37,7 +46,7 @@ def test_default_negative_branch_is_tensorflows_formula() -> None:
 
 
 @pytest.mark.parametrize("precise", [False, True])
-def test_float32_positive_branch_is_pytorchs(precise: bool) -> None:
+def test_float32_positive_branch_is_pytorchs(precise: bool, exp_kernel: str) -> None:
     x = torch.cat([torch.zeros(1), torch.logspace(-12, 1.6, 200_000, dtype=torch.float64).float()])
     assert torch.equal(selu_(x.clone(), precise), F.selu(x))  # scale * x, rounded once in float32
 
@@ -111,4 +120,21 @@ def test_default_training_step_uses_no_float32_expm1() -> None:
     float32_ops = {name for name, dtype in ops.seen if dtype == torch.float32}
     assert "convolution" in float32_ops  # the mode did see the step
     assert not float32_ops & {"expm1", "expm1_", "elu", "elu_", "selu", "selu_"}
-    assert "exp_" in float32_ops
+    exp_op = "exp2_" if selu_module._cpu_exp2_is_vectorised() else "exp_"
+    assert exp_op in float32_ops
+
+
+@pytest.mark.parametrize("capability, exp_op", [("AVX512", "exp2_"), ("AVX2", "exp2_"), ("DEFAULT", "exp_")])
+def test_exp_kernel_follows_cpu_capability(
+    capability: str, exp_op: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``exp2`` where ATen vectorises it; its scalar fallback is slower than ``exp``'s."""
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    selu_module._cpu_exp2_is_vectorised.cache_clear()
+    try:
+        with _Ops() as ops:
+            selu_(torch.randn(64))
+    finally:
+        selu_module._cpu_exp2_is_vectorised.cache_clear()
+    assert (exp_op, torch.float32) in ops.seen
+    assert ({"exp_", "exp2_"} - {exp_op}).isdisjoint(name for name, _ in ops.seen)

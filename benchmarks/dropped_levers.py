@@ -10,6 +10,9 @@ python benchmarks/dropped_levers.py threads     # 2 intra-op threads against 1, 
                                                 # over 2 Python threads of 1 intra-op thread each
 python benchmarks/dropped_levers.py layers      # forward + backward of each kind of layer, one at a time
 python benchmarks/dropped_levers.py eval-chunks # a 500-image evaluation batch whole and in chunks (kept: 64)
+python benchmarks/dropped_levers.py exp         # float32 exp, exp2 and expm1 kernels (kept: exp2 for SELU's
+                                                # exp where vectorised); ATEN_CPU_CAPABILITY=avx2 / default
+                                                # show the other builds
 """
 
 from __future__ import annotations
@@ -234,6 +237,15 @@ def eval_chunks() -> None:
         print(f"{how}: {statistics.median(ms):.1f} ms per 500 images")
 
 
+def exp_kernels() -> None:
+    """The three exponentials SELU could use, on one 32x32x28x28 activation's worth of values <= 0."""
+    x = torch.randn(32, 32, 28, 28).clamp(max=0.0)
+    out = torch.empty_like(x)
+    print(f"CPU capability {torch.backends.cpu.get_cpu_capability()}, {x.numel():,} float32 values <= 0")
+    for name, f in (("exp", torch.exp), ("exp2", torch.exp2), ("expm1", torch.expm1)):
+        print(f"{name:6s} {median_ms(lambda f=f: f(x, out=out), n=200):.3f} ms")
+
+
 def compile_net() -> None:
     from sepconv_torch import build_model
     from sepconv_torch.host_memory import retain_freed_memory
@@ -258,6 +270,7 @@ if __name__ == "__main__":
         "threads": threads,
         "layers": layers,
         "eval-chunks": eval_chunks,
+        "exp": exp_kernels,
     }
     if sys.argv[1:2] == ["threads-variant"] and len(sys.argv) == 3:  # a worker of `threads`
         threads_variant(sys.argv[2])

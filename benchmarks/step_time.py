@@ -9,7 +9,7 @@ PyTorch's CPU capability.
     python benchmarks/step_time.py                     # 3 rounds, all paths
     python benchmarks/step_time.py --rounds 5 --json step_time.json
     python benchmarks/step_time.py --profile           # per-op profile of the PyTorch step
-    python benchmarks/step_time.py --paths torch torch-nn-selu torch-malloc-default  # A/B the levers
+    python benchmarks/step_time.py --paths torch torch-selu-exp torch-nn-selu torch-malloc-default  # levers
     python benchmarks/step_time.py --device cuda        # on a GPU (``auto``, the default, picks one)
 
 Paths: ``keras`` (``model.fit``), ``lightning`` (``Trainer.fit(SepConvLitModule(),
@@ -17,7 +17,8 @@ FashionMNISTDataModule())`` with the CLI's defaults: ``deterministic=True``, the
 every ``PROGRESS_REFRESH`` batches),
 ``torch`` (a plain loop over the default ``build_model()``, channels-last, with
 ``retain_freed_memory()`` as ``SepConvLitModule`` applies it), and, on request, ``torch-nn-selu``
-(that loop with PyTorch's ``nn.SELU(inplace=True)``, i.e. float32 ``expm1``), ``torch-malloc-default``
+(that loop with PyTorch's ``nn.SELU(inplace=True)``, i.e. float32 ``expm1``), ``torch-selu-exp`` (our
+SELU with ``exp`` where it would use ``exp2``), ``torch-malloc-default``
 (that loop with glibc's default malloc settings) and ``lightning-bf16`` (the Lightning path with
 ``precision="bf16-mixed"``).
 
@@ -41,7 +42,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-PATHS = ("keras", "lightning", "torch", "torch-nn-selu", "torch-malloc-default", "lightning-bf16")
+PATHS = (
+    "keras",
+    "lightning",
+    "torch",
+    "torch-nn-selu",
+    "torch-selu-exp",
+    "torch-malloc-default",
+    "lightning-bf16",
+)
 DEFAULT_PATHS = ("keras", "lightning", "torch")
 MFLOP_PER_SAMPLE = 24.4  # forward + backward of one training sample (README, "Performance")
 
@@ -86,6 +95,10 @@ def _torch_net(variant: str) -> Any:
 
     if variant != "torch-malloc-default":
         retain_freed_memory()
+    if variant == "torch-selu-exp":
+        from sepconv_torch import selu
+
+        selu._cpu_exp2_is_vectorised = lambda: False
     net = build_model(seed=0)
     if variant == "torch-nn-selu":
         for name in net.activations:

@@ -144,6 +144,7 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     from sepconv_keras.losses import make_loss
     from sepconv_keras.model import build_model
     from sepconv_keras.nonfinite import NonFiniteStop
+    from sepconv_keras.optim import make_optimizer
     from sepconv_keras.resume import RunHistory, backed_up_epochs, recover_backup
 
     strategy = make_strategy(args.strategy, args.cpu_replicas)  # before any other TensorFlow work
@@ -189,7 +190,7 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     with strategy.scope():
         model = build_model(initializer=recipe.initializer, seed=seed)
         model.compile(
-            optimizer=keras.optimizers.SGD(schedule, momentum=recipe.momentum, nesterov=recipe.nesterov),
+            optimizer=make_optimizer(recipe, schedule),
             loss=make_loss(recipe.label_smoothing),
             metrics=["accuracy"],
         )

@@ -18,6 +18,7 @@ from sepconv.schedule import Schedule, lr_factor
 from sepconv.spec import INPUT_SHAPE, NUM_CLASSES
 from sepconv_torch.host_memory import retain_freed_memory
 from sepconv_torch.model import build_model
+from sepconv_torch.optim import MuonSGD, split_parameters
 
 __all__ = ["STANDARDISATION_KEY", "SepConvLitModule"]
 
@@ -35,6 +36,10 @@ class SepConvLitModule(L.LightningModule):
         net: the network (logits out); ``None`` builds :func:`sepconv_torch.build_model` with ``initializer``.
         lr: SGD learning rate (the reference: Keras' default 0.01).
         momentum, nesterov: SGD options (the reference: none).
+        optimizer: ``sgd`` (the reference) or ``muon``: :class:`sepconv_torch.optim.MuonSGD`, Muon on the
+            weight matrices (conv1, the pointwise and dense kernels) with ``muon_lr`` and
+            ``muon_momentum``, SGD with ``lr``, ``momentum`` and ``nesterov`` on the rest.
+        muon_lr, muon_momentum: the Muon group's learning rate and (Nesterov) momentum.
         schedule: ``constant`` or ``cosine`` (per step, with ``warmup_epochs`` of linear warm-up).
         initializer: ``glorot_uniform`` (Keras' default, the reference) or ``lecun_normal``.
         precise_selu: the correctly rounded SELU instead of TensorFlow's float32 formula (the default;
@@ -60,6 +65,9 @@ class SepConvLitModule(L.LightningModule):
         lr: float = 0.01,
         momentum: float = 0.0,
         nesterov: bool = False,
+        optimizer: str = "sgd",
+        muon_lr: float = 0.02,
+        muon_momentum: float = 0.95,
         schedule: Schedule = "constant",
         warmup_epochs: float = 0.0,
         initializer: Initializer = "glorot_uniform",
@@ -75,6 +83,9 @@ class SepConvLitModule(L.LightningModule):
             ("lr", lr),
             ("momentum", momentum),
             ("nesterov", nesterov),
+            ("optimizer", optimizer),
+            ("muon_lr", muon_lr),
+            ("muon_momentum", muon_momentum),
             ("schedule", schedule),
             ("warmup_epochs", warmup_epochs),
             ("initializer", initializer),
@@ -166,7 +177,20 @@ class SepConvLitModule(L.LightningModule):
     def configure_optimizers(self) -> Any:
         guard_triton()  # the optimizer may import triton; TensorFlow may have been imported since
         hp = self.hparams
-        optimizer = torch.optim.SGD(self.parameters(), lr=hp.lr, momentum=hp.momentum, nesterov=hp.nesterov)
+        optimizer: torch.optim.Optimizer
+        if hp.optimizer == "muon":
+            optimizer = MuonSGD(
+                *split_parameters(self.net),
+                lr=hp.lr,
+                momentum=hp.momentum,
+                nesterov=hp.nesterov,
+                muon_lr=hp.muon_lr,
+                muon_momentum=hp.muon_momentum,
+            )
+        else:
+            optimizer = torch.optim.SGD(
+                self.parameters(), lr=hp.lr, momentum=hp.momentum, nesterov=hp.nesterov
+            )
         if hp.schedule == "constant":
             return optimizer
         total = int(self.trainer.estimated_stepping_batches)

@@ -25,7 +25,11 @@ from sepconv.init import INITIALIZERS
 from sepconv.recipes.rules import Bound, RecipeError, Rule, above, at_least, below_one
 from sepconv.schedule import SCHEDULES
 
+#: ``sgd``: SGD on every parameter (the reference); ``muon``: Muon on the weight matrices (sepconv.muon)
+OPTIMIZERS: tuple[str, ...] = ("sgd", "muon")
+
 __all__ = [
+    "OPTIMIZERS",
     "RECIPES_DIR",
     "SECTIONS",
     "TORCH_ONLY",
@@ -71,6 +75,9 @@ class Recipe:
     lr: float = key(0.01, "model.lr", float, above(0))
     momentum: float = key(0.0, "model.momentum", float, below_one())
     nesterov: bool = key(False, "model.nesterov", bool)
+    optimizer: str = key("sgd", "model.optimizer", str, choices=OPTIMIZERS)
+    muon_lr: float = key(0.02, "model.muon_lr", float, above(0))
+    muon_momentum: float = key(0.95, "model.muon_momentum", float, below_one())
     schedule: str = key("constant", "model.schedule", str, choices=SCHEDULES)
     warmup_epochs: float = key(0.0, "model.warmup_epochs", float, at_least(0))
     initializer: str = key("glorot_uniform", "model.initializer", str, choices=INITIALIZERS)

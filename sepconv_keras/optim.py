@@ -11,7 +11,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from sepconv.muon import EPS, NS_COEFFICIENTS, NS_STEPS, lr_scale, muon_weights
+from sepconv.muon import EPS, GRAM_FORM_RATIO, NS_COEFFICIENTS, NS_STEPS, lr_scale, muon_weights
 from sepconv.recipes import Recipe
 from sepconv.spec import REFERENCE
 
@@ -19,16 +19,28 @@ __all__ = ["MuonSGD", "make_optimizer", "newton_schulz"]
 
 
 def newton_schulz(update: Any, steps: int = NS_STEPS) -> Any:
-    """Approximately semi-orthogonal matrix nearest ``update`` ``(rows, cols)`` (static shape)."""
+    """Approximately semi-orthogonal matrix nearest ``update`` ``(rows, cols)`` (static shape); the Gram
+    form for wide matrices, as ``sepconv_torch.optim.newton_schulz`` decides it."""
     a, b, c = NS_COEFFICIENTS
     x = update / (ops.sqrt(ops.sum(ops.square(update))) + EPS)
     transposed = update.shape[0] > update.shape[1]
     if transposed:
         x = ops.transpose(x)
-    for _ in range(steps):
-        gram = ops.matmul(x, ops.transpose(x))
-        poly = b * gram + c * ops.matmul(gram, gram)
-        x = a * x + ops.matmul(poly, x)
+    if x.shape[1] >= GRAM_FORM_RATIO * x.shape[0]:
+        gram0 = ops.matmul(x, ops.transpose(x))
+        eye = ops.eye(x.shape[0], dtype=x.dtype)
+        gram, m = gram0, None
+        for k in range(steps):
+            poly = a * eye + b * gram + c * ops.matmul(gram, gram)
+            m = poly if m is None else ops.matmul(poly, m)
+            if k + 1 < steps:
+                gram = ops.matmul(ops.matmul(m, gram0), ops.transpose(m))
+        x = ops.matmul(m, x)
+    else:
+        for _ in range(steps):
+            gram = ops.matmul(x, ops.transpose(x))
+            poly = b * gram + c * ops.matmul(gram, gram)
+            x = a * x + ops.matmul(poly, x)
     return ops.transpose(x) if transposed else x
 
 

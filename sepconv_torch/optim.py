@@ -7,22 +7,39 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from sepconv.muon import EPS, NS_COEFFICIENTS, NS_STEPS, lr_scale, muon_weights
+from sepconv.muon import EPS, GRAM_FORM_RATIO, NS_COEFFICIENTS, NS_STEPS, lr_scale, muon_weights
 
 __all__ = ["MuonSGD", "newton_schulz", "split_parameters"]
 
 
-def newton_schulz(update: torch.Tensor, steps: int = NS_STEPS) -> torch.Tensor:
-    """Approximately semi-orthogonal matrix nearest ``update`` ``(rows, cols)``; same shape and dtype."""
+def newton_schulz(update: torch.Tensor, steps: int = NS_STEPS, gram_form: bool | None = None) -> torch.Tensor:
+    """Approximately semi-orthogonal matrix nearest ``update`` ``(rows, cols)``; same shape and dtype.
+
+    ``gram_form``: run the iteration on ``rows x rows`` matrices (:mod:`sepconv.muon`); ``None`` decides
+    by the shape, as the Keras implementation does.
+    """
     a, b, c = NS_COEFFICIENTS
     x = update / (torch.linalg.matrix_norm(update) + EPS)
     transposed = x.shape[0] > x.shape[1]
     if transposed:
         x = x.T
-    for _ in range(steps):
-        gram = x @ x.T
-        poly = torch.addmm(gram, gram, gram, beta=b, alpha=c)  # b * A + c * A @ A
-        x = torch.addmm(x, poly, x, beta=a)  # a * X + poly @ X
+    if gram_form is None:
+        gram_form = x.shape[1] >= GRAM_FORM_RATIO * x.shape[0]
+    if gram_form:
+        gram0 = x @ x.T
+        gram, m = gram0, None
+        for k in range(steps):
+            poly = torch.addmm(gram, gram, gram, beta=b, alpha=c)  # b * A + c * A @ A
+            poly.diagonal().add_(a)
+            m = poly if m is None else poly @ m
+            if k + 1 < steps:
+                gram = m @ gram0 @ m.T
+        x = m @ x
+    else:
+        for _ in range(steps):
+            gram = x @ x.T
+            poly = torch.addmm(gram, gram, gram, beta=b, alpha=c)  # b * A + c * A @ A
+            x = torch.addmm(x, poly, x, beta=a)  # a * X + poly @ X
     return x.T if transposed else x
 
 

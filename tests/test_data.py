@@ -11,6 +11,7 @@ import pytest
 
 from sepconv.data import DEBIAN_DIR, FashionMNISTError, find_data_dir, load_splits, locate, read_idx
 from sepconv.data.files import FILES
+from sepconv.data.splits import pixel_mean_std
 
 pytestmark = pytest.mark.realdata
 
@@ -64,6 +65,25 @@ def test_standardisation_statistics(splits) -> None:
     # validation/test use the training statistics, so they are not exactly centred
     assert abs(splits.x_test.mean()) > 1e-4
     assert splits.background == pytest.approx(-splits.mean / splits.std, rel=1e-6)
+
+
+def test_standardised_images_are_the_float64_formula_rounded_once(splits) -> None:
+    """The lookup table gives bit for bit ``float32((x - mean) / std)`` evaluated in float64."""
+    raw = read_idx(splits.data_dir / SPEC["train_images"].filename)
+    u8 = raw[5000:]
+    assert (splits.mean, splits.std) == (u8.mean(dtype=np.float64), u8.std(dtype=np.float64))
+    formula = ((raw.astype(np.float64) - splits.mean) / splits.std).astype(np.float32).reshape(-1, 28, 28, 1)
+    assert np.array_equal(splits.x_train, formula[5000:]) and np.array_equal(splits.x_val, formula[:5000])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pixel_mean_std_from_the_histogram(seed: int) -> None:
+    images = np.random.default_rng(seed).integers(0, 256, size=(500, 28, 28), dtype=np.uint8)
+    mean, std = pixel_mean_std(images)
+    assert mean == pytest.approx(images.mean(dtype=np.float64), rel=1e-14)
+    assert std == pytest.approx(images.std(dtype=np.float64), rel=1e-14)
+    with pytest.raises(TypeError, match="needs uint8 images, received float32"):
+        pixel_mean_std(images.astype(np.float32))
 
 
 @pytest.mark.parametrize("source", ["cache", "debian"])

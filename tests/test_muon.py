@@ -36,6 +36,13 @@ def test_newton_schulz_flattens_the_spectrum(shape: tuple[int, int]) -> None:
     assert s.min() > 0.6 and s.max() < 1.25, (s.min(), s.max())
 
 
+@pytest.mark.parametrize("shape", [(128, 1152), (10, 128), (1152, 128), (64, 64)])
+def test_gram_form_is_the_same_iteration(shape: tuple[int, int]) -> None:
+    g = torch.randn(*shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    direct, gram = newton_schulz(g, gram_form=False), newton_schulz(g, gram_form=True)
+    assert (direct - gram).abs().max() <= 1e-12
+
+
 def test_split_parameters_follows_the_spec() -> None:
     net = build_model(seed=0)
     matrices, others = split_parameters(net)

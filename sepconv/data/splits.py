@@ -26,7 +26,7 @@ from sepconv.data.files import FILES
 from sepconv.data.idx import read_idx
 from sepconv.data.locate import find_data_dir
 
-__all__ = ["NUM_VAL", "FashionMNISTSplits", "load_raw", "load_splits"]
+__all__ = ["NUM_VAL", "FashionMNISTSplits", "load_raw", "load_splits", "pixel_mean_std"]
 
 NUM_VAL = 5000
 Layout = Literal["NHWC", "NCHW"]
@@ -82,18 +82,34 @@ def load_raw(
     return _load_raw_cached(directory, stamp, verify), directory
 
 
+def pixel_mean_std(images: np.ndarray) -> tuple[float, float]:
+    """Mean and population standard deviation of uint8 ``images``' pixels, in float64 from their histogram.
+
+    The 256 exact counts make both a sum of 256 terms instead of tens of millions (about 9x faster than
+    ``images.mean(dtype=np.float64)`` and ``.std(...)``; equal to them on Fashion-MNIST, a test checks).
+    """
+    if images.dtype != np.uint8:
+        raise TypeError(f"pixel_mean_std needs uint8 images, received {images.dtype}")
+    counts = np.bincount(images.ravel(), minlength=256).astype(np.float64)
+    values = np.arange(256, dtype=np.float64)
+    n = counts.sum()
+    mean = float((counts * values).sum() / n)
+    return mean, float(np.sqrt((counts * (values - mean) ** 2).sum() / n))
+
+
 def load_splits(
     data_dir: str | os.PathLike[str] | None = None, *, download: bool = True, verify: bool = True
 ) -> FashionMNISTSplits:
     """Find, verify and parse the files, split as the reference does and standardise."""
     raw, directory = load_raw(data_dir, download=download, verify=verify)
     train_u8 = raw["train_images"][NUM_VAL:]
-    mean = float(train_u8.mean(dtype=np.float64))
-    std = float(train_u8.std(dtype=np.float64))
+    mean, std = pixel_mean_std(train_u8)
+    # (v - mean) / std in float64, rounded once to float32, for each of the 256 pixel values: indexing
+    # this table gives every image exactly what the formula gives, without a float64 copy of the data
+    table = ((np.arange(256, dtype=np.float64) - mean) / std).astype(np.float32)
 
     def standardise(images: np.ndarray) -> np.ndarray:
-        x = (images.astype(np.float64) - mean) / std
-        return x.astype(np.float32).reshape(-1, 28, 28, 1)
+        return table[images].reshape(-1, 28, 28, 1)
 
     labels = {k: raw[k].astype(np.int64) for k in ("train_labels", "test_labels")}
     return FashionMNISTSplits(

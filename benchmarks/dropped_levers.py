@@ -10,6 +10,7 @@ python benchmarks/dropped_levers.py threads     # 2 intra-op threads against 1, 
                                                 # over 2 Python threads of 1 intra-op thread each
 python benchmarks/dropped_levers.py layers      # forward + backward of each kind of layer, one at a time
 python benchmarks/dropped_levers.py eval-chunks # a 500-image evaluation batch whole and in chunks (kept: 64)
+python benchmarks/dropped_levers.py peak        # float32 matmul GFLOP/s at 1 and 2 threads (the ceiling)
 python benchmarks/dropped_levers.py exp         # float32 exp, exp2 and expm1 kernels (kept: exp2 for SELU's
                                                 # exp where vectorised); ATEN_CPU_CAPABILITY=avx2 / default
                                                 # show the other builds
@@ -237,6 +238,16 @@ def eval_chunks() -> None:
         print(f"{how}: {statistics.median(ms):.1f} ms per 500 images")
 
 
+def peak() -> None:
+    """What the CPU does at best: float32 GEMM at 1 and 2 intra-op threads (the step is 24.4 MFLOP/sample)."""
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        for n in (1024, 2048):
+            a, b = torch.randn(n, n), torch.randn(n, n)
+            ms = median_ms(lambda a=a, b=b: a @ b, n=10)
+            print(f"{threads} thread(s), {n}x{n} matmul: {2 * n**3 / ms / 1e6:.0f} GFLOP/s")
+
+
 def exp_kernels() -> None:
     """The three exponentials SELU could use, on one 32x32x28x28 activation's worth of values <= 0."""
     x = torch.randn(32, 32, 28, 28).clamp(max=0.0)
@@ -271,6 +282,7 @@ if __name__ == "__main__":
         "layers": layers,
         "eval-chunks": eval_chunks,
         "exp": exp_kernels,
+        "peak": peak,
     }
     if sys.argv[1:2] == ["threads-variant"] and len(sys.argv) == 3:  # a worker of `threads`
         threads_variant(sys.argv[2])

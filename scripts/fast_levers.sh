@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The levers tried on the fast recipe (PyTorch side, 4 epochs unless named, real data), each a variant of
-# sepconv/recipes/fast.yaml (lr 0.2 since a later session; the earlier rows name lr 0.1, at which they ran),
-# tested with the last checkpoint, plus flip test-time augmentation of it, and the fit's wall time.
+# The SGD levers tried on the fast recipe before it took Muon (PyTorch side, 4 epochs unless named, real
+# data): each a variant of sepconv/recipes/fast.yaml with SGD alone for 4 epochs (the recipe as it was,
+# lr 0.2; the earlier rows name lr 0.1, at which they ran), tested with the last checkpoint, plus flip
+# test-time augmentation of it, and the fit's wall time. benchmarks/fast_seeds.py compares SGD and Muon.
 # Usage: scripts/fast_levers.sh [RUNS_DIR]   (about 80 s per variant on an idle 2-core CPU)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +33,8 @@ for name in $(printf '%s\n' "${!variants[@]}" | sort); do
     [ -f "$dir/tta.txt" ] && continue
     start=$(date +%s)
     # shellcheck disable=SC2086
-    $bin/sepconv-torch fit --config $fast ${variants[$name]} --trainer.default_root_dir=$dir \
+    $bin/sepconv-torch fit --config $fast --model.optimizer=sgd --trainer.max_epochs=4 ${variants[$name]} \
+        --trainer.default_root_dir=$dir \
         --trainer.enable_progress_bar=false
     echo "fit $(($(date +%s) - start)) s" > "$dir/time.txt"
     $bin/python scripts/flip_tta.py "$dir"/lightning_logs/version_0/checkpoints/last.ckpt > "$dir/tta.txt"

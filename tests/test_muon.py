@@ -205,3 +205,29 @@ def test_keras_muon_picks_the_matrices() -> None:
         "dense2/kernel",
     ]
     assert NS_STEPS == 5 and np.isclose(KerasMuonSGD.from_config(opt.get_config()).muon_lr_ratio, 2.0)
+
+
+def test_keras_muon_state_survives_save_and_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A saved ``.keras`` model restores MuonSGD with its momentum buffers (what a resume relies on)."""
+    import_tensorflow()
+    import keras
+
+    from sepconv_keras import build_model as keras_model
+    from sepconv_keras.optim import MuonSGD as KerasMuonSGD
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 28, 28, 1)).astype("float32"), np.arange(32) % 10
+    model = keras_model(seed=0)
+    model.compile(
+        optimizer=KerasMuonSGD(0.1, momentum=0.9, nesterov=True), loss="sparse_categorical_crossentropy"
+    )
+    for _ in range(2):
+        model.train_on_batch(x, y)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert isinstance(loaded.optimizer, KerasMuonSGD) and loaded.optimizer.nesterov
+    before = [v.numpy() for v in model.optimizer.variables]
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, loaded.optimizer.variables, strict=True))
+    model.train_on_batch(x, y)
+    loaded.train_on_batch(x, y)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True))

@@ -13,7 +13,10 @@ python benchmarks/dropped_levers.py eval-chunks # a 500-image evaluation batch w
 python benchmarks/dropped_levers.py peak        # float32 matmul GFLOP/s at 1 and 2 threads (the ceiling)
 python benchmarks/dropped_levers.py exp         # float32 exp, exp2 and expm1 kernels (kept: exp2 for SELU's
                                                 # exp where vectorised); ATEN_CPU_CAPABILITY=avx2 / default
-                                                # show the other builds
+                                                # show the other builds; and SELU's error with each
+python benchmarks/dropped_levers.py standardise # the data's statistics and standardisation, cold, each in a
+                                                # fresh process: float64 passes against the histogram and
+                                                # the lookup table (kept)
 """
 
 from __future__ import annotations
@@ -238,6 +241,40 @@ def eval_chunks() -> None:
         print(f"{how}: {statistics.median(ms):.1f} ms per 500 images")
 
 
+def standardise_variant(variant: str) -> None:
+    """One cold pass (a fresh process, as at start-up): statistics and the 55,000 training images."""
+    import numpy as np
+
+    from sepconv.data.splits import NUM_VAL, load_raw, pixel_mean_std
+
+    raw, _ = load_raw(download=False)
+    u8 = raw["train_images"][NUM_VAL:]
+    start = time.perf_counter()
+    if variant == "float64":
+        mean, std = u8.mean(dtype=np.float64), u8.std(dtype=np.float64)
+        ((u8.astype(np.float64) - mean) / std).astype(np.float32)
+    else:
+        mean, std = pixel_mean_std(u8)
+        ((np.arange(256, dtype=np.float64) - mean) / std).astype(np.float32)[u8]
+    print(1000 * (time.perf_counter() - start))
+
+
+def standardise(rounds: int = 7) -> None:
+    """Start-up cost of the shared data, the float64 passes against the histogram and table (kept)."""
+    import subprocess
+
+    times: dict[str, list[float]] = {"float64": [], "table": []}
+    for _ in range(rounds):
+        for variant, found in times.items():
+            command = [sys.executable, __file__, "standardise-variant", variant]
+            found.append(float(subprocess.run(command, capture_output=True, text=True, check=True).stdout))
+    for variant, found in times.items():
+        print(
+            f"{variant:8s} median {statistics.median(found):.0f} ms of {rounds} fresh processes: "
+            + ", ".join(f"{t:.0f}" for t in found)
+        )
+
+
 def peak() -> None:
     """What the CPU does at best: float32 GEMM at 1 and 2 intra-op threads (the step is 24.4 MFLOP/sample)."""
     for threads in (1, 2):
@@ -255,6 +292,17 @@ def exp_kernels() -> None:
     print(f"CPU capability {torch.backends.cpu.get_cpu_capability()}, {x.numel():,} float32 values <= 0")
     for name, f in (("exp", torch.exp), ("exp2", torch.exp2), ("expm1", torch.expm1)):
         print(f"{name:6s} {median_ms(lambda f=f: f(x, out=out), n=200):.3f} ms")
+    from sepconv_torch import selu
+
+    torch.manual_seed(0)
+    grid = torch.cat(
+        [-torch.logspace(-10, 1.6, 2_000_000, dtype=torch.float64).float(), -torch.rand(2_000_000) * 20]
+    )
+    exact = F.selu(grid.double())
+    for name, use_exp2 in (("exp", False), ("exp2", True)):
+        selu._cpu_exp2_is_vectorised = lambda use_exp2=use_exp2: use_exp2
+        error = (selu.selu_(grid.clone()).double() - exact).abs().max().item()
+        print(f"SELU with {name}: largest absolute error {error:.2e} on {len(grid):,} points in [-40, 0]")
 
 
 def compile_net() -> None:
@@ -283,9 +331,13 @@ if __name__ == "__main__":
         "eval-chunks": eval_chunks,
         "exp": exp_kernels,
         "peak": peak,
+        "standardise": standardise,
     }
     if sys.argv[1:2] == ["threads-variant"] and len(sys.argv) == 3:  # a worker of `threads`
         threads_variant(sys.argv[2])
+        sys.exit()
+    if sys.argv[1:2] == ["standardise-variant"] and len(sys.argv) == 3:  # a worker of `standardise`
+        standardise_variant(sys.argv[2])
         sys.exit()
     if len(sys.argv) != 2 or sys.argv[1] not in modes:
         sys.exit(f"dropped_levers.py: error: expected one of {', '.join(modes)}, received {sys.argv[1:]}")

@@ -95,7 +95,8 @@ class MuonSGD(keras.optimizers.Optimizer):
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         lr = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
-        matrix = self._matrices[self._get_variable_index(variable)]
+        index = self._get_variable_index(variable)
+        matrix = self._matrices[index]
         if matrix:
             momentum, nesterov = self.muon_momentum, True
             lr = lr * self.muon_lr_ratio
@@ -103,7 +104,7 @@ class MuonSGD(keras.optimizers.Optimizer):
             momentum, nesterov = self.momentum, self.nesterov
         update = gradient
         if momentum:
-            buf = self.momentums[self._get_variable_index(variable)]
+            buf = self.momentums[index]
             # torch's first step sets buf = grad; buf starts at 0, so momentum * 0 + grad is the same
             self.assign(buf, ops.add(ops.multiply(buf, momentum), gradient))
             update = ops.add(gradient, ops.multiply(buf, momentum)) if nesterov else buf

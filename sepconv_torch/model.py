@@ -23,6 +23,10 @@ _ACTIVATIONS: dict[str, Callable[[bool], nn.Module]] = {
     "elu": lambda precise: nn.ELU(inplace=True),
     "relu": lambda precise: nn.ReLU(inplace=True),
 }
+# Every activation above is monotone non-decreasing, so it commutes with max pooling:
+# pool(act(x)) == act(pool(x)). ``forward`` applies such an activation after the pool that follows its
+# layer, on a quarter of the elements.
+_COMMUTES_WITH_MAXPOOL = frozenset(_ACTIVATIONS)
 
 
 def _make_layer(layer: LayerSpec, in_features: int) -> nn.Module:
@@ -56,6 +60,11 @@ class SepConvNet(nn.Module):
     ``activations[name]`` so a layer's output (as Keras reports it) is
     ``activations[name](layer(x))``. ``precise_selu`` picks the correctly rounded SELU over
     TensorFlow's float32 formula (:mod:`sepconv_torch.selu`).
+
+    With ``pool_before_activation`` (the default), :meth:`forward` applies the activation of a layer
+    that a max pool follows after that pool: the activations are monotone, so the result is the same
+    (pooling picks the same maximum) for a quarter of the activation's work, forward and backward.
+    :meth:`forward_layers` always runs the spec's literal order, since it reports every layer's output.
     """
 
     def __init__(
@@ -64,6 +73,7 @@ class SepConvNet(nn.Module):
         input_shape: tuple[int, int, int] = INPUT_SHAPE,
         initializer: Initializer = "glorot_uniform",
         precise_selu: bool = False,
+        pool_before_activation: bool = True,
     ) -> None:
         super().__init__()
         validate_spec(spec)
@@ -76,6 +86,9 @@ class SepConvNet(nn.Module):
             )
             self.activations[layer.name] = _make_activation(layer, i == len(self.spec) - 1, precise_selu)
         keras_init_(self, initializer)
+        self.pool_before_activation = pool_before_activation
+        #: ``forward``'s schedule: ``(name, is_activation)``, a layer or its activation, in run order
+        self.order = _forward_order(self.spec, pool_before_activation)
 
     def forward_layers(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every layer's output after its activation, keyed by layer name (NCHW for spatial layers)."""
@@ -86,9 +99,35 @@ class SepConvNet(nn.Module):
         return outputs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.spec:
-            x = self.activations[layer.name](getattr(self, layer.name)(x))
+        for name, is_activation in self.order:
+            x = (self.activations[name] if is_activation else getattr(self, name))(x)
         return x
+
+
+def _forward_order(spec: Sequence[LayerSpec], pool_before_activation: bool) -> tuple[tuple[str, bool], ...]:
+    """Layers and activations in the order ``forward`` runs them (see :class:`SepConvNet`).
+
+    An activation moves past the max pool right after its layer when it commutes with it; the pool's
+    own activation (none in the reference) still runs after the moved one.
+    """
+    order: list[tuple[str, bool]] = []
+    deferred: str | None = None
+    for i, layer in enumerate(spec):
+        order.append((layer.name, False))
+        if deferred is not None:  # this is the pool the previous activation waited for
+            order.append((deferred, True))
+            deferred = None
+        following = spec[i + 1] if i + 1 < len(spec) else None
+        if (
+            pool_before_activation
+            and following is not None
+            and following.kind == "maxpool"
+            and layer.activation in _COMMUTES_WITH_MAXPOOL
+        ):
+            deferred = layer.name
+            continue
+        order.append((layer.name, True))
+    return tuple(order)
 
 
 def build_model(
@@ -96,10 +135,21 @@ def build_model(
     initializer: Initializer = "glorot_uniform",
     seed: int | None = None,
     precise_selu: bool = False,
+    pool_before_activation: bool = True,
 ) -> SepConvNet:
     """The reference network as a PyTorch module (logits out); ``seed`` makes the init repeatable."""
     if seed is None:
-        return SepConvNet(spec, initializer=initializer, precise_selu=precise_selu)
+        return SepConvNet(
+            spec,
+            initializer=initializer,
+            precise_selu=precise_selu,
+            pool_before_activation=pool_before_activation,
+        )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return SepConvNet(spec, initializer=initializer, precise_selu=precise_selu)
+        return SepConvNet(
+            spec,
+            initializer=initializer,
+            precise_selu=precise_selu,
+            pool_before_activation=pool_before_activation,
+        )

@@ -2,7 +2,7 @@
 
 The suite's reference port builds :func:`sepconv_torch.build_model`, the builder the LightningModule
 uses; these tests pin that the default module carries the fast layers (our in-place SELU,
-channels-last, glibc keeping freed memory)
+channels-last, activations after the max pools, glibc keeping freed memory)
 and that its gradients, taken through the LightningModule's own ``training_step``, equal Keras'
 in float64.
 """
@@ -33,6 +33,7 @@ def test_default_module_is_the_fast_path() -> None:
         memory_format=torch.channels_last
     )
     port_net = REFERENCE_PORT.build_torch()
+    assert module.net.pool_before_activation and module.net.order == port_net.order
     assert [type(m) for m in port_net.modules()] == [type(m) for m in module.net.modules()]
     assert [getattr(m, "inplace", None) for m in port_net.modules()] == [
         getattr(m, "inplace", None) for m in module.net.modules()

@@ -7,11 +7,15 @@ for ``sgd``, ``model.optimizer: sgd``) changed; PyTorch's test accuracy comes fr
     python benchmarks/fast_seeds.py --seeds 42 1 2 --optimizers muon sgd --frameworks torch
     python benchmarks/fast_seeds.py --seeds 42 1 2 --frameworks keras
     python benchmarks/fast_seeds.py --seeds 42 1 --set lr=0.2 muon_lr=0.03   # a variant of the recipe
+    python benchmarks/fast_seeds.py --seeds 42 1 2 --precisions 32-true bf16-mixed   # PyTorch's bf16
+
+``--precisions`` sets ``trainer.precision`` (PyTorch only), for the fit and its test run alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import subprocess
@@ -52,25 +56,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--optimizers", nargs="+", choices=["muon", "sgd"], default=["muon"])
     p.add_argument("--frameworks", nargs="+", choices=["torch", "keras"], default=["torch"])
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="model keys, e.g. lr=0.2")
+    p.add_argument("--precisions", nargs="+", default=["32-true"], help="PyTorch's trainer.precision")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
+    if "keras" in args.frameworks and args.precisions != ["32-true"]:
+        p.error("--precisions other than 32-true are PyTorch's (--frameworks torch)")
     base = yaml.safe_load(recipe_path("fast").read_text())
     for item in args.set:
         name, _, value = item.partition("=")
         base["model"][name] = yaml.safe_load(value)
     rows: dict[str, list[tuple[int, float, float]]] = {}
     for seed in args.seeds:
-        for optimizer in args.optimizers:
-            for framework in args.frameworks:
-                with tempfile.TemporaryDirectory() as tmp:
-                    model = {**base["model"], "optimizer": optimizer}
-                    config = {**base, "seed_everything": seed, "model": model}
-                    recipe = Path(tmp) / "fast.yaml"
-                    recipe.write_text(yaml.safe_dump(config))
-                    seconds, accuracy = run(framework, recipe, Path(tmp))
-                key = f"{framework} {optimizer}"
-                rows.setdefault(key, []).append((seed, seconds, accuracy))
-                print(f"{key} seed {seed}: {seconds:.1f} s, test accuracy {accuracy:.4f}", file=sys.stderr)
+        for optimizer, framework, precision in itertools.product(
+            args.optimizers, args.frameworks, args.precisions
+        ):
+            with tempfile.TemporaryDirectory() as tmp:
+                model = {**base["model"], "optimizer": optimizer}
+                config = {**base, "seed_everything": seed, "model": model}
+                if precision != "32-true":
+                    config["trainer"] = {**config.get("trainer", {}), "precision": precision}
+                recipe = Path(tmp) / "fast.yaml"
+                recipe.write_text(yaml.safe_dump(config))
+                seconds, accuracy = run(framework, recipe, Path(tmp))
+            key = f"{framework} {optimizer}" + (f" {precision}" if precision != "32-true" else "")
+            rows.setdefault(key, []).append((seed, seconds, accuracy))
+            print(f"{key} seed {seed}: {seconds:.1f} s, test accuracy {accuracy:.4f}", file=sys.stderr)
     print("| run | seeds | test accuracy per seed | min | wall s (median) |")
     print("|---|---|---|---|---|")
     for key, runs in rows.items():

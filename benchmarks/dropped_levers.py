@@ -14,6 +14,8 @@ python benchmarks/dropped_levers.py peak        # float32 matmul GFLOP/s at 1 an
 python benchmarks/dropped_levers.py exp         # float32 exp, exp2 and expm1 kernels (kept: exp2 for SELU's
                                                 # exp where vectorised); ATEN_CPU_CAPABILITY=avx2 / default
                                                 # show the other builds; and SELU's error with each
+python benchmarks/dropped_levers.py muon        # MuonSGD's step against SGD's: per matrix, per optimizer
+                                                # step, and whole plain-loop steps at batch 32 and 128
 python benchmarks/dropped_levers.py standardise # the data's statistics and standardisation, cold, each in a
                                                 # fresh process: float64 passes against the histogram and
                                                 # the lookup table (kept)
@@ -71,9 +73,11 @@ def pointwise() -> None:
         print(f"{size}x{size} {cin}->{cout}: conv {conv_ms:.3f} ms, matmul {matmul_ms:.3f} ms")
 
 
-def _plain_step(net: torch.nn.Module, batch: int, chunk: int) -> Callable[[], None]:
-    """One SGD step on ``batch`` images, forward and backward over chunks of ``chunk`` (gradients summed)."""
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
+def _plain_step(
+    net: torch.nn.Module, batch: int, chunk: int, optimizer: torch.optim.Optimizer | None = None
+) -> Callable[[], None]:
+    """One step (SGD unless given) on ``batch`` images, forward and backward over chunks of ``chunk``."""
+    optimizer = optimizer or torch.optim.SGD(net.parameters(), lr=0.01)
     x = torch.randn(batch, 1, 28, 28).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (batch,))
 
@@ -109,6 +113,36 @@ def batches() -> None:
         ms_step = statistics.median(ms)
         how = f"batch {batch}" + (f" as {batch // chunk} chunks of {chunk}" if chunk != batch else "")
         print(f"{how}: {ms_step:.2f} ms per step, {1000 * ms_step / batch:.0f} us per sample")
+
+
+def muon() -> None:
+    from sepconv_torch import build_model
+    from sepconv_torch.host_memory import retain_freed_memory
+    from sepconv_torch.optim import MuonSGD, newton_schulz, split_parameters
+
+    retain_freed_memory()
+    net = build_model(seed=0).to(memory_format=torch.channels_last)
+    matrices, others = split_parameters(net)
+    for p in matrices:
+        matrix = torch.randn(len(p), p[0].numel())
+        print(f"newton_schulz {tuple(matrix.shape)}: {median_ms(lambda m=matrix: newton_schulz(m)):.3f} ms")
+
+    def optimizers() -> dict[str, torch.optim.Optimizer]:  # the fast recipe's settings
+        sgd = torch.optim.SGD(net.parameters(), lr=0.2, momentum=0.9, nesterov=True)
+        return {"SGD": sgd, "MuonSGD": MuonSGD(matrices, others, lr=0.2, momentum=0.9, nesterov=True)}
+
+    for p in net.parameters():
+        p.grad = torch.randn_like(p)
+    for name, optimizer in optimizers().items():
+        print(f"{name}.step(): {median_ms(optimizer.step):.3f} ms")
+    times: dict[tuple[str, int], list[float]] = {}
+    for _ in range(3):  # interleaved rounds
+        for batch in (32, 128):
+            for name, optimizer in optimizers().items():
+                step = _plain_step(net, batch, batch, optimizer)
+                times.setdefault((name, batch), []).append(median_ms(step, n=40))
+    for (name, batch), ms in times.items():
+        print(f"plain step, batch {batch}, {name}: {statistics.median(ms):.2f} ms")
 
 
 def threads_variant(variant: str) -> None:
@@ -332,6 +366,7 @@ if __name__ == "__main__":
         "exp": exp_kernels,
         "peak": peak,
         "standardise": standardise,
+        "muon": muon,
     }
     if sys.argv[1:2] == ["threads-variant"] and len(sys.argv) == 3:  # a worker of `threads`
         threads_variant(sys.argv[2])

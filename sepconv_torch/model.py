@@ -23,10 +23,10 @@ _ACTIVATIONS: dict[str, Callable[[bool], nn.Module]] = {
     "elu": lambda precise: nn.ELU(inplace=True),
     "relu": lambda precise: nn.ReLU(inplace=True),
 }
-# Every activation above is monotone non-decreasing, so it commutes with max pooling:
-# pool(act(x)) == act(pool(x)). ``forward`` applies such an activation after the pool that follows its
-# layer, on a quarter of the elements.
-_COMMUTES_WITH_MAXPOOL = frozenset(_ACTIVATIONS)
+# Monotone non-decreasing activations commute with max pooling: pool(act(x)) == act(pool(x)). ``forward``
+# applies these after the pool that follows their layer, on a quarter of the elements. A new activation
+# joins this set only if it never decreases (GELU and SiLU do, below zero).
+_COMMUTES_WITH_MAXPOOL = frozenset({"selu", "elu", "relu"})
 
 
 def _make_layer(layer: LayerSpec, in_features: int) -> nn.Module:

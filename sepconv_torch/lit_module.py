@@ -44,6 +44,9 @@ class SepConvLitModule(L.LightningModule):
         initializer: ``glorot_uniform`` (Keras' default, the reference) or ``lecun_normal``.
         precise_selu: the correctly rounded SELU instead of TensorFlow's float32 formula (the default;
             see :mod:`sepconv_torch.selu`): about 20 % slower per step, no float32 noise near zero.
+        pool_before_activation: apply the activation of a layer that a max pool follows after the pool
+            (:class:`sepconv_torch.model.SepConvNet`; the same logits, a quarter of that activation's work);
+            ``False`` runs the spec's literal order.
         label_smoothing: weight of the uniform distribution mixed into the one-hot targets of every
             loss (training, validation and test, as Keras' compiled loss does); the reference: 0.
         channels_last: run convolutions in NHWC memory format (faster on CPU; same logical model).
@@ -73,6 +76,7 @@ class SepConvLitModule(L.LightningModule):
         initializer: Initializer = "glorot_uniform",
         label_smoothing: float = 0.0,
         precise_selu: bool = False,
+        pool_before_activation: bool = True,
         channels_last: bool = True,
         retain_host_memory: bool = True,
         fill_uninitialized_memory: bool = False,
@@ -97,7 +101,13 @@ class SepConvLitModule(L.LightningModule):
         # lets Lightning's model summary show input/output shapes and the network's FLOPs
         height, width, channels = INPUT_SHAPE
         self.example_input_array = torch.zeros(1, channels, height, width)
-        self.net = net if net is not None else build_model(initializer=initializer, precise_selu=precise_selu)
+        if net is None:
+            net = build_model(
+                initializer=initializer,
+                precise_selu=precise_selu,
+                pool_before_activation=pool_before_activation,
+            )
+        self.net = net
         if channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         # the training labels come from our own validated arrays: skip the per-step argument checks

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from sepconv.data import FashionMNISTSplits
 from sepconv.spec import REFERENCE
-from sepconv_torch import build_model
+from sepconv_torch import SepConvLitModule, build_model
 from sepconv_torch import selu as selu_module
 from sepconv_torch.selu import selu_
 
@@ -39,6 +39,13 @@ def test_order_moves_only_activations_before_a_pool() -> None:
     assert all(_position(order, n, False) + 1 == _position(order, n, True) for n in others)
     literal = build_model(pool_before_activation=False).order
     assert literal == tuple((layer.name, act) for layer in REFERENCE for act in (False, True))
+
+
+def test_lit_module_passes_the_order_on() -> None:
+    assert SepConvLitModule().net.order == build_model().order
+    literal = SepConvLitModule(pool_before_activation=False).net
+    assert not literal.pool_before_activation
+    assert literal.order == build_model(pool_before_activation=False).order
 
 
 def _spec_with_activation(activation: str) -> tuple:

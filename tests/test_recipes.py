@@ -91,6 +91,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ("trainer: {max_epochs: 2}\nmodel: {warmup_epochs: 2.5}", r"must be < trainer\.max_epochs \(2\)"),
         ("data: {num_workers: -1}", r"data\.num_workers must be >= 0"),
         ("model: {channels_last: 'no'}", r"model\.channels_last must be true or false"),
+        ("model: {pool_before_activation: 1}", r"model\.pool_before_activation must be true or false"),
         # choices
         ("model: {schedule: cosin}", r"one of 'constant', 'cosine', received model\.schedule='cosin'"),
         ("model: {initializer: he_normal}", r"initializer must be one of 'glorot_uniform', 'lecun_normal'"),

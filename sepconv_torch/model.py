@@ -138,18 +138,17 @@ def build_model(
     pool_before_activation: bool = True,
 ) -> SepConvNet:
     """The reference network as a PyTorch module (logits out); ``seed`` makes the init repeatable."""
-    if seed is None:
+
+    def build() -> SepConvNet:
         return SepConvNet(
             spec,
             initializer=initializer,
             precise_selu=precise_selu,
             pool_before_activation=pool_before_activation,
         )
+
+    if seed is None:
+        return build()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return SepConvNet(
-            spec,
-            initializer=initializer,
-            precise_selu=precise_selu,
-            pool_before_activation=pool_before_activation,
-        )
+        return build()

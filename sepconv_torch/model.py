@@ -104,29 +104,30 @@ class SepConvNet(nn.Module):
         return x
 
 
+def _moves_past_pool(layer: LayerSpec | None, following: LayerSpec | None) -> bool:
+    """Whether ``layer``'s activation runs after ``following``, the max pool right after it."""
+    return (
+        layer is not None
+        and following is not None
+        and following.kind == "maxpool"
+        and layer.activation in _COMMUTES_WITH_MAXPOOL
+    )
+
+
 def _forward_order(spec: Sequence[LayerSpec], pool_before_activation: bool) -> tuple[tuple[str, bool], ...]:
     """Layers and activations in the order ``forward`` runs them (see :class:`SepConvNet`).
 
     An activation moves past the max pool right after its layer when it commutes with it; the pool's
     own activation (none in the reference) still runs after the moved one.
     """
+    layers = list(spec)
     order: list[tuple[str, bool]] = []
-    deferred: str | None = None
-    for i, layer in enumerate(spec):
+    for previous, layer, following in zip([None, *layers[:-1]], layers, [*layers[1:], None], strict=True):
         order.append((layer.name, False))
-        if deferred is not None:  # this is the pool the previous activation waited for
-            order.append((deferred, True))
-            deferred = None
-        following = spec[i + 1] if i + 1 < len(spec) else None
-        if (
-            pool_before_activation
-            and following is not None
-            and following.kind == "maxpool"
-            and layer.activation in _COMMUTES_WITH_MAXPOOL
-        ):
-            deferred = layer.name
-            continue
-        order.append((layer.name, True))
+        if pool_before_activation and _moves_past_pool(previous, layer):
+            order.append((previous.name, True))
+        if not (pool_before_activation and _moves_past_pool(layer, following)):
+            order.append((layer.name, True))
     return tuple(order)
 
 

@@ -39,7 +39,16 @@ def guard_triton() -> None:
         importlib.import_module("triton")
 
 
-def import_tensorflow() -> ModuleType:
-    """Import and return ``tensorflow`` after :func:`guard_triton`, so PyTorch stays usable."""
+def import_tensorflow(quiet: bool = False) -> ModuleType:
+    """Import and return ``tensorflow`` after :func:`guard_triton`, so PyTorch stays usable.
+
+    ``quiet`` (the command-line tools) drops the INFO and WARNING lines TensorFlow's C++ runtime
+    writes to stderr as it loads (:mod:`sepconv.native_logs`); it changes nothing once TensorFlow is loaded.
+    """
     guard_triton()
-    return importlib.import_module("tensorflow")
+    if not quiet or "tensorflow" in sys.modules:
+        return importlib.import_module("tensorflow")
+    from sepconv.native_logs import drop_native_logs
+
+    with drop_native_logs():
+        return importlib.import_module("tensorflow")

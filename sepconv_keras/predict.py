@@ -54,7 +54,7 @@ def predict(args: argparse.Namespace) -> Path:
 
     from sepconv.compat import import_tensorflow
 
-    import_tensorflow()
+    import_tensorflow(quiet=True)
     import keras
 
     try:

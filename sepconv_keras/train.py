@@ -134,7 +134,7 @@ def train(args: argparse.Namespace) -> dict[str, float]:
 
     from sepconv.compat import import_tensorflow
 
-    tf = import_tensorflow()
+    tf = import_tensorflow(quiet=True)
     import keras
 
     from sepconv.curves import write_curves

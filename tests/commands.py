@@ -10,11 +10,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(prog: str, *args: str | Path, env: dict[str, str] | None = None, python: list[str] | None = None):
-    """Run a console script (or ``python [flags] -m module``) from the venv, in this worktree."""
+def run(
+    prog: str, *args: str | Path, env: dict[str, str | None] | None = None, python: list[str] | None = None
+):
+    """Run a console script (or ``python [flags] -m module``) from the venv, in this worktree.
+
+    ``env`` adds variables to the environment; a ``None`` value removes one.
+    """
     command = python or [str(Path(sys.executable).with_name(prog))]
     environ = {k: v for k, v in os.environ.items() if k != "SEPCONV_DEBUG"}
-    environ.update({"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})})
+    for key, value in {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}.items():
+        if value is None:
+            environ.pop(key, None)
+        else:
+            environ[key] = value
     return subprocess.run(
         [*command, *map(str, args)], capture_output=True, text=True, env=environ, timeout=300, check=False
     )

@@ -216,3 +216,24 @@ def test_refusals_hold_under_python_O(tmp_path: Path, bad_recipe: Path, module: 
     )
     proc = run(prog, *args, python=[sys.executable, "-O", "-m", module])
     assert_refused(proc, prog, "model.schedule must be one of")
+
+
+@pytest.mark.parametrize(
+    ("prog", "args", "message"),
+    [
+        ("sepconv-parity", ["--torch", "{tmp}/missing.ckpt"], "missing.ckpt: no such file"),
+        ("sepconv-convert", ["{tmp}/missing.h5", "{tmp}/out.pt"], "missing.h5: no such file"),
+        (
+            "sepconv-keras",
+            ["predict", "{tmp}/not-a-model.keras", "--output-dir", "{tmp}/out"],
+            "not a Keras model this version can load safely",
+        ),
+    ],
+)
+def test_tensorflow_start_up_lines_are_dropped(
+    tmp_path: Path, prog: str, args: list[str], message: str
+) -> None:
+    """Refused after TensorFlow has loaded, with no ``TF_CPP_MIN_LOG_LEVEL`` set: still one line."""
+    (tmp_path / "not-a-model.keras").write_bytes(b"not a zip file\n")
+    proc = run(prog, *(a.format(tmp=tmp_path) for a in args), env={"TF_CPP_MIN_LOG_LEVEL": None})
+    assert_refused(proc, prog, message)

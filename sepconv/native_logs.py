@@ -1,0 +1,77 @@
+"""Dropping TensorFlow's start-up log lines from stderr, at the file-descriptor level.
+
+TensorFlow 2.20+ logs from C++ through absl before absl's logging is set up, so the INFO lines it
+writes while it loads (oneDNN, CUDA drivers, CPU flags) go straight to file descriptor 2 whatever
+``TF_CPP_MIN_LOG_LEVEL`` says. A command's stderr is its one-line error (:mod:`sepconv.errors`), so
+the command-line tools load TensorFlow inside :func:`drop_native_logs`: descriptor 2 points at a
+temporary file for the block, then every line but the dropped ones is written back, in order.
+
+Dropped: absl's "before absl::InitializeLog()" banner and INFO and WARNING records (``I1128
+12:00:00.000000  1234 file.cc:56] ...``, ``W...``), as ``TF_CPP_MIN_LOG_LEVEL=2`` would, plus the
+second line of TensorFlow's two-line CPU-instructions record. Kept: ERROR and FATAL records and
+anything else (Python's own output, warnings, tracebacks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+
+__all__ = ["drop_native_logs", "dropped_lines"]
+
+_BANNER = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+#: an absl / glog record of severity INFO or WARNING: letter, MMDD, time (before absl is set up,
+#: ``00:00:<epoch seconds>``), thread id, file:line]
+_INFO_OR_WARNING = re.compile(r"[IW]\d{4} [\d:.]+ +\d+ [^\]\s]+:\d+\] ")
+#: the one record of TensorFlow's start-up that spans two lines continues with this
+_CONTINUATION = "To enable the following instructions:"
+
+
+def dropped_lines(text: str) -> tuple[list[str], list[str]]:
+    """Split ``text`` (lines with their endings) into ``(kept, dropped)`` lines by the rules above."""
+    kept: list[str] = []
+    dropped: list[str] = []
+    previous_dropped = False
+    for line in text.splitlines(keepends=True):
+        drop = (
+            line.rstrip("\r\n") == _BANNER
+            or _INFO_OR_WARNING.match(line) is not None
+            or (previous_dropped and line.startswith(_CONTINUATION))
+        )
+        (dropped if drop else kept).append(line)
+        previous_dropped = drop
+    return kept, dropped
+
+
+@contextlib.contextmanager
+def drop_native_logs() -> Iterator[None]:
+    """Run the block with stderr's INFO and WARNING log records dropped (see the module docstring).
+
+    Everything else written to stderr in the block, from Python or native code, is written back when
+    the block ends, also when it raises. Without a file descriptor 2 the block runs unchanged.
+    """
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:
+        saved = -1
+    if saved < 0:
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            kept, _ = dropped_lines(sink.read().decode("utf-8", errors="replace"))
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()

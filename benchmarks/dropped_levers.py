@@ -20,6 +20,11 @@ python benchmarks/dropped_levers.py standardise # the data's statistics and stan
                                                 # fresh process: float64 passes against the histogram and
                                                 # the lookup table (kept), the histogram in one bincount
                                                 # call against chunks of 2**18 pixels (kept)
+python benchmarks/dropped_levers.py conv-backward # oneDNN's convolution backward (input, weight and bias
+                                                # gradients in one call) against three calls: the input
+                                                # gradient as a forward convolution, the weight gradient
+                                                # alone, the bias gradient as a sum; per layer, then in
+                                                # whole plain-loop steps at batch 32 and 128
 """
 
 from __future__ import annotations
@@ -357,6 +362,107 @@ def compile_net() -> None:
         print(f"{name}: first step {first:.1f} s, then {median_ms(step, n=40):.2f} ms per step")
 
 
+class _SplitBackwardConv(torch.autograd.Function):
+    """A stride-1 "same" convolution (groups 1, or depthwise) whose backward is three separate calls."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: torch.autograd.function.FunctionCtx,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        groups: int,
+    ) -> torch.Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.groups, ctx.has_bias = groups, bias is not None
+        return F.conv2d(x, weight, bias, padding=weight.shape[-1] // 2, groups=groups)
+
+    @staticmethod
+    def backward(  # type: ignore[override]
+        ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor
+    ) -> tuple[torch.Tensor | None, ...]:
+        x, weight = ctx.saved_tensors
+        groups, pad = ctx.groups, weight.shape[-1] // 2
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:  # correlation with the flipped kernel, in/out channels swapped
+            flipped = (weight if groups > 1 else weight.transpose(0, 1)).flip(2, 3)
+            grad_x = F.conv2d(grad, flipped, padding=pad, groups=groups)
+        if ctx.needs_input_grad[1]:
+            grad_w = torch.ops.aten.convolution_backward(
+                grad, x, weight, None, [1, 1], [pad, pad], [1, 1], False, [0, 0], groups, [False, True, False]
+            )[1]
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = grad.sum((0, 2, 3))
+        return grad_x, grad_w, grad_b, None
+
+
+def _split_backward_(net: torch.nn.Module) -> torch.nn.Module:
+    """Route every ``nn.Conv2d`` of ``net`` through :class:`_SplitBackwardConv` (in place)."""
+    for conv in net.modules():
+        if isinstance(conv, torch.nn.Conv2d):
+            conv.forward = lambda x, c=conv: _SplitBackwardConv.apply(x, c.weight, c.bias, c.groups)
+    return net
+
+
+def conv_backward() -> None:
+    from sepconv_torch import build_model
+    from sepconv_torch.host_memory import retain_freed_memory
+
+    retain_freed_memory()
+    backward = torch.ops.aten.convolution_backward
+
+    def nhwc(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape).contiguous(memory_format=torch.channels_last)
+
+    print("one layer at a time (its tensors hot in cache), ms: one call | three calls")
+    for batch in (32, 128):
+        for size, cin, cout, groups in ((28, 32, 32, 32), (28, 32, 32, 1), (14, 64, 64, 1), (7, 128, 128, 1)):
+            x, grad = nhwc(batch, cin, size, size), nhwc(batch, cout, size, size)
+            k = 3 if groups > 1 else 1
+            w = torch.randn(cout, cin // groups, k, k)
+            bias, mask = ([cout], [True, True, True]) if groups == 1 else (None, [True, True, False])
+            p, flipped = k // 2, (w if groups > 1 else w.transpose(0, 1)).flip(2, 3)
+
+            def one(x=x, grad=grad, w=w, bias=bias, mask=mask, p=p, groups=groups) -> object:
+                return backward(grad, x, w, bias, [1, 1], [p, p], [1, 1], False, [0, 0], groups, mask)
+
+            def three(x=x, grad=grad, w=w, p=p, groups=groups, flipped=flipped) -> object:
+                F.conv2d(grad, flipped, padding=p, groups=groups)
+                only_weight = [False, True, False]
+                backward(grad, x, w, None, [1, 1], [p, p], [1, 1], False, [0, 0], groups, only_weight)
+                return grad.sum((0, 2, 3)) if groups == 1 else None
+
+            kind = "depthwise 3x3" if groups > 1 else "1x1"
+            one_ms, three_ms = median_ms(one), median_ms(three)
+            print(f"batch {batch}, {kind} {cin}->{cout} at {size}x{size}: {one_ms:.3f} | {three_ms:.3f}")
+
+    nets = {
+        "one call": build_model(seed=0).to(memory_format=torch.channels_last),
+        "three calls": _split_backward_(build_model(seed=0).to(memory_format=torch.channels_last)),
+    }
+    x, y = nhwc(32, 1, 28, 28).double(), torch.randint(0, 10, (32,))
+    grads = {}
+    for name, net in nets.items():
+        net.double().zero_grad(set_to_none=True)
+        F.cross_entropy(net(x), y).backward()
+        grads[name] = [p.grad.clone() for p in net.parameters()]
+        net.float()
+    diff = max((a - b).abs().max().item() for a, b in zip(*grads.values(), strict=True))
+    print(f"float64 gradients, one call against three: max |difference| {diff:.1e}")
+    times: dict[tuple[str, int], list[float]] = {}
+    for _ in range(5):  # interleaved rounds
+        for batch in (32, 128):
+            for name, net in nets.items():
+                step = _plain_step(net, batch, batch)
+                times.setdefault((name, batch), []).append(median_ms(step, n=60 if batch == 32 else 20))
+    for (name, batch), ms in times.items():
+        print(
+            f"plain step, batch {batch}, {name}: {statistics.median(ms):.2f} ms (rounds: "
+            + ", ".join(f"{m:.2f}" for m in ms)
+            + ")"
+        )
+
+
 if __name__ == "__main__":
     modes = {
         "selu": selu,
@@ -371,6 +477,7 @@ if __name__ == "__main__":
         "peak": peak,
         "standardise": standardise,
         "muon": muon,
+        "conv-backward": conv_backward,
     }
     if sys.argv[1:2] == ["threads-variant"] and len(sys.argv) == 3:  # a worker of `threads`
         threads_variant(sys.argv[2])

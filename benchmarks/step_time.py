@@ -20,9 +20,11 @@ every ``PROGRESS_REFRESH`` batches),
 (that loop with PyTorch's ``nn.SELU(inplace=True)``, i.e. float32 ``expm1``), ``torch-selu-exp`` (our
 SELU with ``exp`` where it would use ``exp2``), ``torch-literal-order`` (every activation before its
 max pool, as the spec lists them, instead of after it), ``torch-malloc-default``
-(that loop with glibc's default malloc settings), ``lightning-bf16`` (the Lightning path with
-``precision="bf16-mixed"``) and ``lightning-literal-order`` (the Lightning path over a network that
-runs every activation before its max pool).
+(that loop with glibc's default malloc settings), ``torch-onednn-backward`` (that loop with PyTorch's
+one-call oneDNN convolution backward instead of ``sepconv_torch.conv``'s three calls),
+``lightning-bf16`` (the Lightning path with ``precision="bf16-mixed"``), ``lightning-literal-order``
+(the Lightning path over a network that runs every activation before its max pool) and
+``lightning-onednn-backward`` (the Lightning path with ``split_conv_backward=False``).
 
 On CUDA (``--device cuda``) the PyTorch paths keep the whole data set on the GPU and draw batches
 there (the Lightning path through ``FashionMNISTDataModule``, which does so on any accelerator), and
@@ -52,9 +54,16 @@ PATHS = (
     "torch-selu-exp",
     "torch-literal-order",
     "torch-malloc-default",
+    "torch-onednn-backward",
     "lightning-bf16",
     "lightning-literal-order",
+    "lightning-onednn-backward",
 )
+#: Lightning paths other than the default: ``SepConvLitModule`` arguments
+LIGHTNING_MODULE_ARGS: dict[str, dict[str, bool]] = {
+    "lightning-literal-order": {"pool_before_activation": False},
+    "lightning-onednn-backward": {"split_conv_backward": False},
+}
 DEFAULT_PATHS = ("keras", "lightning", "torch")
 MFLOP_PER_SAMPLE = 24.4  # forward + backward of one training sample (README, "Performance")
 
@@ -103,7 +112,11 @@ def _torch_net(variant: str) -> Any:
         from sepconv_torch import selu
 
         selu._cpu_exp2_is_vectorised = lambda: False
-    net = build_model(seed=0, pool_before_activation=variant != "torch-literal-order")
+    net = build_model(
+        seed=0,
+        pool_before_activation=variant != "torch-literal-order",
+        split_conv_backward=variant != "torch-onednn-backward",
+    )
     if variant == "torch-nn-selu":
         for name in net.activations:
             if isinstance(net.activations[name], SELU):
@@ -147,12 +160,16 @@ def worker_torch(steps: int, warmup: int, variant: str, device: str = "cpu") -> 
 
 
 def worker_lightning(
-    steps: int, warmup: int, precision: str = "32-true", device: str = "cpu", literal_order: bool = False
+    steps: int,
+    warmup: int,
+    precision: str = "32-true",
+    device: str = "cpu",
+    module_args: dict[str, bool] | None = None,
 ) -> dict[str, float]:
     import lightning as L
     from lightning.pytorch.callbacks import TQDMProgressBar
 
-    from sepconv_torch import FashionMNISTDataModule, SepConvLitModule, build_model
+    from sepconv_torch import FashionMNISTDataModule, SepConvLitModule
     from sepconv_torch.cli import PROGRESS_REFRESH
 
     clock = _clock(device)
@@ -184,8 +201,7 @@ def worker_lightning(
     )
     L.seed_everything(0, verbose=False)
     data = FashionMNISTDataModule(download=False)
-    net = build_model(pool_before_activation=False) if literal_order else None
-    trainer.fit(SepConvLitModule(net), datamodule=data)
+    trainer.fit(SepConvLitModule(**(module_args or {})), datamodule=data)
     times = [b - a for a, b in itertools.pairwise(timer.starts)]
     predict = L.Trainer(
         logger=False, accelerator=accelerator, devices=1, enable_progress_bar=False, precision=precision
@@ -245,8 +261,8 @@ def run_worker(path: str, steps: int, warmup: int, device: str) -> dict[str, flo
         return worker_lightning(steps, warmup, device=device)
     if path == "lightning-bf16":
         return worker_lightning(steps, warmup, precision="bf16-mixed", device=device)
-    if path == "lightning-literal-order":
-        return worker_lightning(steps, warmup, device=device, literal_order=True)
+    if path in LIGHTNING_MODULE_ARGS:
+        return worker_lightning(steps, warmup, device=device, module_args=LIGHTNING_MODULE_ARGS[path])
     return worker_torch(steps, warmup, variant=path, device=device)
 
 

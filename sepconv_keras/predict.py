@@ -10,6 +10,7 @@ trained with.
 from __future__ import annotations
 
 import argparse
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,22 @@ def add_predict_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
     return p
 
 
+def check_container(path: Path) -> None:
+    """Refuse a model file whose bytes are not its suffix's container, before TensorFlow loads.
+
+    ``.keras`` is a zip archive, ``.h5`` an HDF5 file; Keras' own message for either mistake is
+    "File not found" or an HDF5 traceback.
+    """
+    if path.suffix.lower() == ".keras":
+        if not zipfile.is_zipfile(path):
+            raise InputError(f"{path}: not a .keras model file (expected a zip archive)")
+        return
+    import h5py
+
+    if not h5py.is_hdf5(path):
+        raise InputError(f"{path}: not an .h5 model file (expected an HDF5 file)")
+
+
 def predict(args: argparse.Namespace) -> Path:
     """Run ``args.model`` and write the predictions; returns the CSV's path."""
     from sepconv.data import load_splits
@@ -43,6 +60,7 @@ def predict(args: argparse.Namespace) -> Path:
     model_path: Path = args.model
     if not model_path.is_file() or model_path.suffix.lower() not in MODEL_SUFFIXES:
         raise InputError(f"{model_path}: expected an existing Keras model file ({', '.join(MODEL_SUFFIXES)})")
+    check_container(model_path)
     splits = load_splits(args.data_dir, download=args.data_dir is None)
     files: list[Path] | None = None
     labels: np.ndarray | None = None

@@ -47,6 +47,9 @@ class SepConvLitModule(L.LightningModule):
         pool_before_activation: apply the activation of a layer that a max pool follows after the pool
             (:class:`sepconv_torch.model.SepConvNet`; the same logits, a quarter of that activation's work);
             ``False`` runs the spec's literal order.
+        split_conv_backward: on the CPU, compute each convolution's input, weight and bias gradients in
+            three ATen calls instead of oneDNN's one (:mod:`sepconv_torch.conv`; faster here, the same
+            gradients up to float32 summation order); ``False`` keeps PyTorch's backward.
         label_smoothing: weight of the uniform distribution mixed into the one-hot targets of every
             loss (training, validation and test, as Keras' compiled loss does); the reference: 0.
         channels_last: run convolutions in NHWC memory format (faster on CPU; same logical model).
@@ -77,6 +80,7 @@ class SepConvLitModule(L.LightningModule):
         label_smoothing: float = 0.0,
         precise_selu: bool = False,
         pool_before_activation: bool = True,
+        split_conv_backward: bool = True,
         channels_last: bool = True,
         retain_host_memory: bool = True,
         fill_uninitialized_memory: bool = False,
@@ -106,6 +110,7 @@ class SepConvLitModule(L.LightningModule):
                 initializer=initializer,
                 precise_selu=precise_selu,
                 pool_before_activation=pool_before_activation,
+                split_conv_backward=split_conv_backward,
             )
         self.net = net
         if channels_last:

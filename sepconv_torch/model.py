@@ -10,6 +10,7 @@ from torch import nn
 from sepconv.init import Initializer
 from sepconv.spec import INPUT_SHAPE, REFERENCE, LayerSpec, input_features, validate_spec
 from sepconv_torch.blocks import SeparableConv2d
+from sepconv_torch.conv import Conv2d
 from sepconv_torch.init import keras_init_
 from sepconv_torch.selu import SELU
 
@@ -29,11 +30,13 @@ _ACTIVATIONS: dict[str, Callable[[bool], nn.Module]] = {
 _COMMUTES_WITH_MAXPOOL = frozenset({"selu", "elu", "relu"})
 
 
-def _make_layer(layer: LayerSpec, in_features: int) -> nn.Module:
+def _make_layer(layer: LayerSpec, in_features: int, split_backward: bool) -> nn.Module:
     if layer.kind == "conv":
-        return nn.Conv2d(in_features, layer.filters, layer.kernel, padding=layer.padding)
+        return Conv2d(
+            in_features, layer.filters, layer.kernel, padding=layer.padding, split_backward=split_backward
+        )
     if layer.kind == "sepconv":
-        return SeparableConv2d(in_features, layer.filters, layer.kernel, layer.padding)
+        return SeparableConv2d(in_features, layer.filters, layer.kernel, layer.padding, split_backward)
     if layer.kind == "maxpool":
         return nn.MaxPool2d(layer.kernel)  # floor rounding, as Keras: 7x7 -> 3x3
     if layer.kind == "flatten":
@@ -65,6 +68,10 @@ class SepConvNet(nn.Module):
     that a max pool follows after that pool: the activations are monotone, so the result is the same
     (pooling picks the same maximum) for a quarter of the activation's work, forward and backward.
     :meth:`forward_layers` always runs the spec's literal order, since it reports every layer's output.
+
+    With ``split_conv_backward`` (the default) every convolution is a :class:`sepconv_torch.conv.Conv2d`
+    whose CPU backward is three ATen calls instead of oneDNN's one (faster here, the same gradients up
+    to summation order); ``False`` keeps PyTorch's backward.
     """
 
     def __init__(
@@ -74,6 +81,7 @@ class SepConvNet(nn.Module):
         initializer: Initializer = "glorot_uniform",
         precise_selu: bool = False,
         pool_before_activation: bool = True,
+        split_conv_backward: bool = True,
     ) -> None:
         super().__init__()
         validate_spec(spec)
@@ -81,12 +89,12 @@ class SepConvNet(nn.Module):
         self.input_shape = input_shape  # (H, W, C), as in the spec
         self.activations = nn.ModuleDict()
         for i, layer in enumerate(self.spec):
-            self.add_module(
-                layer.name, _make_layer(layer, input_features(self.spec, layer.name, input_shape))
-            )
+            features = input_features(self.spec, layer.name, input_shape)
+            self.add_module(layer.name, _make_layer(layer, features, split_conv_backward))
             self.activations[layer.name] = _make_activation(layer, i == len(self.spec) - 1, precise_selu)
         keras_init_(self, initializer)
         self.pool_before_activation = pool_before_activation
+        self.split_conv_backward = split_conv_backward
         #: ``forward``'s schedule: ``(name, is_activation)``, a layer or its activation, in run order
         self.order = _forward_order(self.spec, pool_before_activation)
 
@@ -137,6 +145,7 @@ def build_model(
     seed: int | None = None,
     precise_selu: bool = False,
     pool_before_activation: bool = True,
+    split_conv_backward: bool = True,
 ) -> SepConvNet:
     """The reference network as a PyTorch module (logits out); ``seed`` makes the init repeatable."""
 
@@ -146,6 +155,7 @@ def build_model(
             initializer=initializer,
             precise_selu=precise_selu,
             pool_before_activation=pool_before_activation,
+            split_conv_backward=split_conv_backward,
         )
 
     if seed is None:

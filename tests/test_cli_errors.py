@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import sys
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -225,7 +226,7 @@ def test_refusals_hold_under_python_O(tmp_path: Path, bad_recipe: Path, module: 
         ("sepconv-convert", ["{tmp}/missing.h5", "{tmp}/out.pt"], "missing.h5: no such file"),
         (
             "sepconv-keras",
-            ["predict", "{tmp}/not-a-model.keras", "--output-dir", "{tmp}/out"],
+            ["predict", "{tmp}/zip-but-no-model.keras", "--output-dir", "{tmp}/out"],
             "not a Keras model this version can load safely",
         ),
     ],
@@ -234,6 +235,7 @@ def test_tensorflow_start_up_lines_are_dropped(
     tmp_path: Path, prog: str, args: list[str], message: str
 ) -> None:
     """Refused after TensorFlow has loaded, with no ``TF_CPP_MIN_LOG_LEVEL`` set: still one line."""
-    (tmp_path / "not-a-model.keras").write_bytes(b"not a zip file\n")
+    with zipfile.ZipFile(tmp_path / "zip-but-no-model.keras", "w") as archive:  # refused by Keras itself
+        archive.writestr("notes.txt", "no model here")
     proc = run(prog, *(a.format(tmp=tmp_path) for a in args), env={"TF_CPP_MIN_LOG_LEVEL": None})
     assert_refused(proc, prog, message)

@@ -61,3 +61,22 @@ def test_missing_model_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["predict", str(tmp_path / "nope.keras")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "nope.keras: expected an existing Keras model file" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("text.keras", b"not a zip file\n", "not a .keras model file (expected a zip archive)"),
+        ("text.h5", b"not an HDF5 file\n", "not an .h5 model file (expected an HDF5 file)"),
+        ("empty.h5", b"", "not an .h5 model file (expected an HDF5 file)"),
+    ],
+)
+def test_wrong_container_is_one_line_before_tensorflow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: bytes, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert main(["predict", str(path), "--output-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"{path}: {message}" in err
+    assert not (tmp_path / "out").exists()

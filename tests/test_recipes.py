@@ -92,6 +92,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ("data: {num_workers: -1}", r"data\.num_workers must be >= 0"),
         ("model: {channels_last: 'no'}", r"model\.channels_last must be true or false"),
         ("model: {pool_before_activation: 1}", r"model\.pool_before_activation must be true or false"),
+        ("model: {split_conv_backward: yes please}", r"model\.split_conv_backward must be true or false"),
         # choices
         ("model: {schedule: cosin}", r"one of 'constant', 'cosine', received model\.schedule='cosin'"),
         ("model: {initializer: he_normal}", r"initializer must be one of 'glorot_uniform', 'lecun_normal'"),

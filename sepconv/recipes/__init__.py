@@ -92,12 +92,14 @@ class Recipe:
         check_warmup(self.warmup_epochs, self.epochs)
 
 
-#: Keys only sepconv-torch reads (memory layout, SELU variant and order, malloc and NaN-fill settings,
-#: evaluation chunks, loaders, its shuffle seed); Keras checks, then ignores them.
+#: Keys only sepconv-torch reads (memory layout, SELU variant and order, the convolutions' backward,
+#: malloc and NaN-fill settings, evaluation chunks, loaders, its shuffle seed); Keras checks, then
+#: ignores them.
 TORCH_ONLY: tuple[Rule, ...] = (
     Rule("model.channels_last", bool),
     Rule("model.precise_selu", bool),
     Rule("model.pool_before_activation", bool),
+    Rule("model.split_conv_backward", bool),
     Rule("model.retain_host_memory", bool),
     Rule("model.fill_uninitialized_memory", bool),
     Rule("model.eval_chunk_size", int, at_least(0)),

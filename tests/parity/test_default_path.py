@@ -2,7 +2,8 @@
 
 The suite's reference port builds :func:`sepconv_torch.build_model`, the builder the LightningModule
 uses; these tests pin that the default module carries the fast layers (our in-place SELU,
-channels-last, activations after the max pools, glibc keeping freed memory)
+channels-last, activations after the max pools, the three-call convolution backward, glibc keeping
+freed memory)
 and that its gradients, taken through the LightningModule's own ``training_step``, equal Keras'
 in float64.
 """
@@ -20,6 +21,7 @@ from parity.converter.torch_weights import torch_slots
 from parity.harness.keras_runner import keras_loss_and_grads
 from parity.harness.port import REFERENCE_PORT
 from sepconv_torch import SepConvLitModule
+from sepconv_torch.conv import Conv2d
 from sepconv_torch.selu import SELU
 
 
@@ -32,8 +34,13 @@ def test_default_module_is_the_fast_path() -> None:
     assert module.hparams.channels_last and module.net.conv1.weight.is_contiguous(
         memory_format=torch.channels_last
     )
+    convs = [m for m in module.net.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 11 and all(isinstance(m, Conv2d) and m.split_backward for m in convs)
     port_net = REFERENCE_PORT.build_torch()
     assert module.net.pool_before_activation and module.net.order == port_net.order
+    assert [getattr(m, "split_backward", None) for m in port_net.modules()] == [
+        getattr(m, "split_backward", None) for m in module.net.modules()
+    ]
     assert [type(m) for m in port_net.modules()] == [type(m) for m in module.net.modules()]
     assert [getattr(m, "inplace", None) for m in port_net.modules()] == [
         getattr(m, "inplace", None) for m in module.net.modules()

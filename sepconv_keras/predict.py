@@ -77,7 +77,8 @@ def predict(args: argparse.Namespace) -> Path:
 
     try:
         model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
-    except (ValueError, TypeError, OSError) as error:
+    # KeyError: a zip archive without Keras' config.json
+    except (ValueError, TypeError, OSError, KeyError, zipfile.BadZipFile) as error:
         raise InputError(f"{model_path}: not a Keras model this version can load safely ({error})") from None
     probabilities = np.asarray(model.predict(x, batch_size=500, verbose=0), dtype=np.float32)
     out: Path = args.output_dir

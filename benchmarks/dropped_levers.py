@@ -362,48 +362,6 @@ def compile_net() -> None:
         print(f"{name}: first step {first:.1f} s, then {median_ms(step, n=40):.2f} ms per step")
 
 
-class _SplitBackwardConv(torch.autograd.Function):
-    """A stride-1 "same" convolution (groups 1, or depthwise) whose backward is three separate calls."""
-
-    @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: torch.autograd.function.FunctionCtx,
-        x: torch.Tensor,
-        weight: torch.Tensor,
-        bias: torch.Tensor | None,
-        groups: int,
-    ) -> torch.Tensor:
-        ctx.save_for_backward(x, weight)
-        ctx.groups, ctx.has_bias = groups, bias is not None
-        return F.conv2d(x, weight, bias, padding=weight.shape[-1] // 2, groups=groups)
-
-    @staticmethod
-    def backward(  # type: ignore[override]
-        ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor
-    ) -> tuple[torch.Tensor | None, ...]:
-        x, weight = ctx.saved_tensors
-        groups, pad = ctx.groups, weight.shape[-1] // 2
-        grad_x = grad_w = grad_b = None
-        if ctx.needs_input_grad[0]:  # correlation with the flipped kernel, in/out channels swapped
-            flipped = (weight if groups > 1 else weight.transpose(0, 1)).flip(2, 3)
-            grad_x = F.conv2d(grad, flipped, padding=pad, groups=groups)
-        if ctx.needs_input_grad[1]:
-            grad_w = torch.ops.aten.convolution_backward(
-                grad, x, weight, None, [1, 1], [pad, pad], [1, 1], False, [0, 0], groups, [False, True, False]
-            )[1]
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_b = grad.sum((0, 2, 3))
-        return grad_x, grad_w, grad_b, None
-
-
-def _split_backward_(net: torch.nn.Module) -> torch.nn.Module:
-    """Route every ``nn.Conv2d`` of ``net`` through :class:`_SplitBackwardConv` (in place)."""
-    for conv in net.modules():
-        if isinstance(conv, torch.nn.Conv2d):
-            conv.forward = lambda x, c=conv: _SplitBackwardConv.apply(x, c.weight, c.bias, c.groups)
-    return net
-
-
 def conv_backward() -> None:
     from sepconv_torch import build_model
     from sepconv_torch.host_memory import retain_freed_memory
@@ -437,8 +395,8 @@ def conv_backward() -> None:
             print(f"batch {batch}, {kind} {cin}->{cout} at {size}x{size}: {one_ms:.3f} | {three_ms:.3f}")
 
     nets = {
-        "one call": build_model(seed=0).to(memory_format=torch.channels_last),
-        "three calls": _split_backward_(build_model(seed=0).to(memory_format=torch.channels_last)),
+        "one call": build_model(seed=0, split_conv_backward=False).to(memory_format=torch.channels_last),
+        "three calls": build_model(seed=0).to(memory_format=torch.channels_last),  # sepconv_torch.conv
     }
     x, y = nhwc(32, 1, 28, 28).double(), torch.randint(0, 10, (32,))
     grads = {}

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Conv2d", "conv2d_split_backward"]
+__all__ = ["Conv2d"]
 
 
 class _SplitBackwardConv(torch.autograd.Function):
@@ -80,7 +80,7 @@ def _shape_qualifies(conv: nn.Conv2d) -> bool:
     )
 
 
-def conv2d_split_backward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> bool:
+def _split_backward_applies(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> bool:
     """Whether a qualifying convolution of these tensors takes the three-call backward now."""
     return (
         x.device.type == "cpu"
@@ -112,6 +112,6 @@ class Conv2d(nn.Conv2d):
     def _conv_forward(
         self, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
     ) -> torch.Tensor:
-        if self.split_backward and conv2d_split_backward(input, weight, bias):
+        if self.split_backward and _split_backward_applies(input, weight, bias):
             return _SplitBackwardConv.apply(input, weight, bias, self.groups)
         return super()._conv_forward(input, weight, bias)

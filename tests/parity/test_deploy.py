@@ -80,3 +80,23 @@ def test_export_only_formats_are_refused_as_sources(
     assert main([str(fake), str(tmp_path / "out.pt")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "model.onnx: .onnx files are exported, not read" in err
+
+
+@pytest.mark.parametrize(
+    ("found", "disagreements"),
+    [
+        ([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]], 0),  # the same argmax
+        ([[0.3, 0.5, 0.2], [0.1, 0.1, 0.8]], 1),  # a different class, 0.2 below the top
+        ([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]][::-1], 2),
+    ],
+)
+def test_argmax_disagreements(found: list[list[float]], disagreements: int) -> None:
+    expected = np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]])
+    assert deploy.argmax_disagreements(expected, np.array(found), tie=1e-5) == disagreements
+
+
+def test_argmax_ties_within_the_tolerance_are_not_disagreements() -> None:
+    expected = np.array([[0.1 + 2e-8, 0.1, 0.8 - 2e-8]])[:, [0, 1]]  # two classes 2e-8 apart
+    found = expected[:, ::-1].copy()  # the runtime's rounding picks the other one
+    assert deploy.argmax_disagreements(expected, found, tie=1e-5) == 0
+    assert deploy.argmax_disagreements(expected, found, tie=1e-9) == 1

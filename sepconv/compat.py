@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from types import ModuleType
 
@@ -43,12 +44,14 @@ def import_tensorflow(quiet: bool = False) -> ModuleType:
     """Import and return ``tensorflow`` after :func:`guard_triton`, so PyTorch stays usable.
 
     ``quiet`` (the command-line tools) drops the INFO and WARNING lines TensorFlow's C++ runtime
-    writes to stderr as it loads (:mod:`sepconv.native_logs`); it changes nothing once TensorFlow is loaded.
+    writes to stderr as it loads (:mod:`sepconv.native_logs`) and sets ``TF_CPP_MIN_LOG_LEVEL=2`` for
+    its later logging unless the user has set it; it changes nothing once TensorFlow is loaded.
     """
     guard_triton()
     if not quiet or "tensorflow" in sys.modules:
         return importlib.import_module("tensorflow")
     from sepconv.native_logs import drop_native_logs
 
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with drop_native_logs():
         return importlib.import_module("tensorflow")

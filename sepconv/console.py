@@ -3,15 +3,13 @@
 Importing :mod:`parity` loads TensorFlow, whose C++ runtime writes INFO lines (oneDNN, CUDA drivers,
 CPU flags) to stderr as it loads, while a command's stderr is reserved for its one-line error
 (:mod:`sepconv.errors`). These wrappers load TensorFlow first with those lines dropped
-(:func:`sepconv.compat.import_tensorflow` with ``quiet``; :mod:`sepconv.native_logs`) and set
-``TF_CPP_MIN_LOG_LEVEL=2`` for its later logging unless the user has set it, then import the command.
-``sepconv-keras`` does the same in its own ``main``. Importing :mod:`parity` as a library changes no
-logging.
+(:func:`sepconv.compat.import_tensorflow` with ``quiet``, which also sets ``TF_CPP_MIN_LOG_LEVEL=2``
+for its later logging unless the user has set it), then import the command. ``sepconv-keras`` loads
+TensorFlow the same way. Importing :mod:`parity` as a library changes no logging.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 from sepconv.compat import import_tensorflow
@@ -19,14 +17,9 @@ from sepconv.compat import import_tensorflow
 __all__ = ["convert", "parity"]
 
 
-def _load_tensorflow_quietly() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import_tensorflow(quiet=True)
-
-
 def parity(argv: Sequence[str] | None = None) -> int:
     """``sepconv-parity`` (:func:`parity.harness.cli.main`)."""
-    _load_tensorflow_quietly()
+    import_tensorflow(quiet=True)
     from parity.harness.cli import main
 
     return main(argv)
@@ -34,7 +27,7 @@ def parity(argv: Sequence[str] | None = None) -> int:
 
 def convert(argv: Sequence[str] | None = None) -> int:
     """``sepconv-convert`` (:func:`parity.converter.cli.main`)."""
-    _load_tensorflow_quietly()
+    import_tensorflow(quiet=True)
     from parity.converter.cli import main
 
     return main(argv)

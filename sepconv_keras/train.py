@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -255,7 +254,6 @@ def train(args: argparse.Namespace) -> dict[str, float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``sepconv-keras``: errors are one line (``--debug``: the traceback)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = list(sys.argv[1:] if argv is None else argv)
 
     def run() -> None:

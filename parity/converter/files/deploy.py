@@ -72,9 +72,10 @@ def verify_images() -> tuple[np.ndarray, dict[str, float]]:
 
 
 def argmax_disagreements(expected: np.ndarray, found: np.ndarray, tie: float) -> int:
-    """Rows ``(N, classes)`` whose argmax differs, not counting ties: where the runtime's class is
-    within ``tie`` of PyTorch's top probability, either class is PyTorch's answer at that precision
-    (a barely trained network's near-uniform probabilities differ in their last bits)."""
+    """Rows ``(N, classes)`` of probabilities whose argmax differs, not counting ties: where ``found``'s
+    class is within ``tie`` of ``expected``'s top probability, either class is the expected answer at that
+    precision (a barely trained network's near-uniform probabilities differ in their last bits). The
+    deployment check and the parity suite's forward and ONNX rows use it."""
     picked = np.take_along_axis(expected, found.argmax(-1)[:, None], axis=-1)[:, 0]
     return int(np.sum(picked < expected.max(-1) - tie))
 

@@ -44,8 +44,10 @@ def import_tensorflow(quiet: bool = False) -> ModuleType:
     """Import and return ``tensorflow`` after :func:`guard_triton`, so PyTorch stays usable.
 
     ``quiet`` (the command-line tools) drops the INFO and WARNING lines TensorFlow's C++ runtime
-    writes to stderr as it loads (:mod:`sepconv.native_logs`) and sets ``TF_CPP_MIN_LOG_LEVEL=2`` for
-    its later logging unless the user has set it; it changes nothing once TensorFlow is loaded.
+    writes to stderr as it loads (:mod:`sepconv.native_logs`), lists the GPUs inside the same block
+    (CUDA starts there, so its "failed call to cuInit" on a machine without a driver is dropped too),
+    and sets ``TF_CPP_MIN_LOG_LEVEL=2`` for its later logging unless the user has set it; it changes
+    nothing once TensorFlow is loaded.
     """
     guard_triton()
     if not quiet or "tensorflow" in sys.modules:
@@ -54,4 +56,6 @@ def import_tensorflow(quiet: bool = False) -> ModuleType:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with drop_native_logs():
-        return importlib.import_module("tensorflow")
+        tf = importlib.import_module("tensorflow")
+        tf.config.list_physical_devices("GPU")
+    return tf

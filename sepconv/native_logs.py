@@ -8,8 +8,11 @@ temporary file for the block, then every line but the dropped ones is written ba
 
 Dropped: absl's "before absl::InitializeLog()" banner and INFO and WARNING records (``I1128
 12:00:00.000000  1234 file.cc:56] ...``, ``W...``), as ``TF_CPP_MIN_LOG_LEVEL=2`` would, plus the
-second line of TensorFlow's two-line CPU-instructions record. Kept: ERROR and FATAL records and
-anything else (Python's own output, warnings, tracebacks).
+second line of TensorFlow's two-line CPU-instructions record, and the ERROR record ``failed call to
+cuInit`` where TensorFlow has said in the same block that this machine has no CUDA driver (its INFO
+record "Could not find cuda drivers on your machine"): on a machine without a GPU that error is the
+expected outcome, not a fault; with a driver installed it is kept. Kept: every other ERROR and FATAL
+record and anything else (Python's own output, warnings, tracebacks).
 """
 
 from __future__ import annotations
@@ -29,18 +32,24 @@ _BANNER = "WARNING: All log messages before absl::InitializeLog() is called are 
 _INFO_OR_WARNING = re.compile(r"[IW]\d{4} [\d:.]+ +\d+ [^\]\s]+:\d+\] ")
 #: the one record of TensorFlow's start-up that spans two lines continues with this
 _CONTINUATION = "To enable the following instructions:"
+#: TensorFlow's INFO record that it found no CUDA driver, and the ERROR record CUDA's start then gives
+_NO_DRIVER = "] Could not find cuda drivers on your machine"
+_CUINIT_FAILED = re.compile(r"E\d{4} [\d:.]+ +\d+ [^\]\s]+:\d+\] failed call to cuInit: ")
 
 
 def dropped_lines(text: str) -> tuple[list[str], list[str]]:
     """Split ``text`` (lines with their endings) into ``(kept, dropped)`` lines by the rules above."""
     kept: list[str] = []
     dropped: list[str] = []
-    previous_dropped = False
+    previous_dropped = no_driver = False
     for line in text.splitlines(keepends=True):
+        record = _INFO_OR_WARNING.match(line) is not None
+        no_driver = no_driver or (record and _NO_DRIVER in line)
         drop = (
             line.rstrip("\r\n") == _BANNER
-            or _INFO_OR_WARNING.match(line) is not None
+            or record
             or (previous_dropped and line.startswith(_CONTINUATION))
+            or (no_driver and _CUINIT_FAILED.match(line) is not None)
         )
         (dropped if drop else kept).append(line)
         previous_dropped = drop

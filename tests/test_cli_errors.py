@@ -239,3 +239,16 @@ def test_tensorflow_start_up_lines_are_dropped(
         archive.writestr("notes.txt", "no model here")
     proc = run(prog, *(a.format(tmp=tmp_path) for a in args), env={"TF_CPP_MIN_LOG_LEVEL": None})
     assert_refused(proc, prog, message)
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_keras_training_on_a_machine_without_gpu_writes_nothing_to_stderr(tmp_path: Path) -> None:
+    """No TensorFlow start-up records and, where TensorFlow finds no CUDA driver, no cuInit error."""
+    args = keras_train(None, tmp_path, "--epochs", "1", "--steps-per-epoch", "2", "--no-download")
+    proc = run("sepconv-keras", *args, env={"TF_CPP_MIN_LOG_LEVEL": None})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    if torch.cuda.device_count() == 0:
+        assert proc.stderr == ""
+    else:
+        assert "failed call to cuInit" not in proc.stderr and "absl::InitializeLog" not in proc.stderr

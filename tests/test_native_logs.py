@@ -15,6 +15,14 @@ WARN = "W1128 19:58:55.123456    812 gpu_device.cc:2344] Cannot dlopen some GPU 
 CPU = "I0000 00:00:1795896647.237268   26815 cpu_feature_guard.cc:227] This TensorFlow binary is optimized.\n"
 CPU_2 = "To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild TensorFlow.\n"
 ERROR = "E0000 00:00:1795896809.567511   27203 cuda_platform.cc:52] failed call to cuInit (303)\n"
+NO_DRIVER = (
+    "I0000 00:00:1795904159.298682   12571 cudart_stub.cc:31] Could not find cuda drivers on your machine, "
+    "GPU will not be used.\n"
+)
+CUINIT = (
+    "E0000 00:00:1795904160.998368   12571 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA "
+    "error: Failed call to cuInit: UNKNOWN ERROR (303)\n"
+)
 FATAL = "F1128 19:58:55.123456    812 logging.cc:1] Check failed\n"
 PYTHON = "/usr/lib/python3/x.py:12: UserWarning: something Python said\n"
 
@@ -33,6 +41,12 @@ PYTHON = "/usr/lib/python3/x.py:12: UserWarning: something Python said\n"
         # a record's shape inside a line, or without file:line, is not a record
         (["see I0000 00:00:1.0 1 a.cc:1] here\n", "I0000 not a record\n"], None),
         (["WARNING: something else\n"], None),
+        # cuInit's failure goes only after TensorFlow has said there is no driver
+        ([NO_DRIVER, INFO, CUINIT, PYTHON], [PYTHON]),
+        ([CUINIT, INFO], [CUINIT]),
+        ([CUINIT, NO_DRIVER], [CUINIT]),
+        ([NO_DRIVER, ERROR, FATAL], [ERROR, FATAL]),
+        (["see " + NO_DRIVER, CUINIT], ["see " + NO_DRIVER, CUINIT]),
     ],
 )
 def test_dropped_lines(lines: list[str], kept: list[str] | None) -> None:

@@ -21,9 +21,13 @@ import importlib
 import importlib.util
 import os
 import sys
+import warnings
 from types import ModuleType
 
 __all__ = ["guard_triton", "import_tensorflow"]
+
+#: PyTorch's warning when its CUDA start fails (see :func:`import_tensorflow`)
+_TORCH_CUDA_AFTER_TF = r"CUDA initialization: Unexpected error from cudaGetDeviceCount\(\)"
 
 
 def _tensorflow_loaded() -> bool:
@@ -47,15 +51,20 @@ def import_tensorflow(quiet: bool = False) -> ModuleType:
     writes to stderr as it loads (:mod:`sepconv.native_logs`), lists the GPUs inside the same block
     (CUDA starts there, so its "failed call to cuInit" on a machine without a driver is dropped too),
     and sets ``TF_CPP_MIN_LOG_LEVEL=2`` for its later logging unless the user has set it; it changes
-    nothing once TensorFlow is loaded.
+    nothing once TensorFlow is loaded. Where TensorFlow found no CUDA driver, it also silences
+    PyTorch's "CUDA initialization: Unexpected error from cudaGetDeviceCount()" warning: TensorFlow's
+    failed CUDA start leaves that error behind for PyTorch (without TensorFlow, PyTorch counts 0 GPUs
+    silently on such a machine), so it says nothing about this machine that matters.
     """
     guard_triton()
     if not quiet or "tensorflow" in sys.modules:
         return importlib.import_module("tensorflow")
-    from sepconv.native_logs import drop_native_logs
+    from sepconv.native_logs import drop_native_logs, reports_no_cuda_driver
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with drop_native_logs():
+    with drop_native_logs() as dropped:
         tf = importlib.import_module("tensorflow")
         tf.config.list_physical_devices("GPU")
+    if reports_no_cuda_driver(dropped):
+        warnings.filterwarnings("ignore", message=_TORCH_CUDA_AFTER_TF, category=UserWarning)
     return tf

@@ -24,7 +24,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
-__all__ = ["drop_native_logs", "dropped_lines"]
+__all__ = ["drop_native_logs", "dropped_lines", "reports_no_cuda_driver"]
 
 _BANNER = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
 #: an absl / glog record of severity INFO or WARNING: letter, MMDD, time (before absl is set up,
@@ -56,31 +56,39 @@ def dropped_lines(text: str) -> tuple[list[str], list[str]]:
     return kept, dropped
 
 
+def reports_no_cuda_driver(lines: list[str]) -> bool:
+    """Whether TensorFlow's "Could not find cuda drivers on your machine" record is among ``lines``."""
+    return any(_INFO_OR_WARNING.match(line) is not None and _NO_DRIVER in line for line in lines)
+
+
 @contextlib.contextmanager
-def drop_native_logs() -> Iterator[None]:
+def drop_native_logs() -> Iterator[list[str]]:
     """Run the block with stderr's INFO and WARNING log records dropped (see the module docstring).
 
     Everything else written to stderr in the block, from Python or native code, is written back when
-    the block ends, also when it raises. Without a file descriptor 2 the block runs unchanged.
+    the block ends, also when it raises. The block gets a list that then holds the dropped lines.
+    Without a file descriptor 2 the block runs unchanged.
     """
     sys.stderr.flush()
     try:
         saved = os.dup(2)
     except OSError:
         saved = -1
+    dropped: list[str] = []
     if saved < 0:
-        yield
+        yield dropped
         return
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
         try:
-            yield
+            yield dropped
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             sink.seek(0)
-            kept, _ = dropped_lines(sink.read().decode("utf-8", errors="replace"))
+            kept, gone = dropped_lines(sink.read().decode("utf-8", errors="replace"))
+            dropped.extend(gone)
             if kept:
                 sys.stderr.write("".join(kept))
                 sys.stderr.flush()

@@ -6,8 +6,10 @@ import os
 import sys
 
 import pytest
+import torch
+from commands import run
 
-from sepconv.native_logs import drop_native_logs, dropped_lines
+from sepconv.native_logs import drop_native_logs, dropped_lines, reports_no_cuda_driver
 
 BANNER = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
 INFO = "I0000 00:00:1795896873.171065   27374 port.cc:153] oneDNN custom operations are on.\n"
@@ -57,7 +59,7 @@ def test_dropped_lines(lines: list[str], kept: list[str] | None) -> None:
 
 
 def test_block_output_written_back_in_order(capfd: pytest.CaptureFixture[str]) -> None:
-    with drop_native_logs():
+    with drop_native_logs() as dropped:
         os.write(2, (BANNER + INFO).encode())
         print("from python", file=sys.stderr)
         os.write(2, (ERROR + CPU + CPU_2).encode())
@@ -66,6 +68,15 @@ def test_block_output_written_back_in_order(capfd: pytest.CaptureFixture[str]) -
     out, err = capfd.readouterr()
     assert err == "from python\n" + ERROR + "after the block\n"
     assert out == "to stdout\n"
+    assert dropped == [BANNER, INFO, CPU, CPU_2]
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [([INFO, NO_DRIVER], True), ([INFO, CUINIT], False), (["see " + NO_DRIVER], False), ([], False)],
+)
+def test_reports_no_cuda_driver(lines: list[str], expected: bool) -> None:
+    assert reports_no_cuda_driver(lines) is expected
 
 
 def test_raising_block_still_writes_back_and_restores(capfd: pytest.CaptureFixture[str]) -> None:
@@ -75,3 +86,17 @@ def test_raising_block_still_writes_back_and_restores(capfd: pytest.CaptureFixtu
         raise RuntimeError("boom")
     assert os.path.samestat(os.fstat(2), before)
     assert capfd.readouterr().err == PYTHON
+
+
+@pytest.mark.slow
+def test_torch_after_quiet_tensorflow_says_nothing_on_a_machine_without_gpu() -> None:
+    """TensorFlow's failed CUDA start made PyTorch warn "Unexpected error from cudaGetDeviceCount()"."""
+    code = (
+        "from sepconv.compat import import_tensorflow; import_tensorflow(quiet=True); import torch; "
+        "print(torch.cuda.device_count())"
+    )
+    python = [sys.executable, "-W", "always"]
+    proc = run("python", "-c", code, python=python, env={"TF_CPP_MIN_LOG_LEVEL": None})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    if proc.stdout.strip() == "0" and torch.cuda.device_count() == 0:
+        assert proc.stderr == ""

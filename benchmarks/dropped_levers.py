@@ -25,6 +25,10 @@ python benchmarks/dropped_levers.py conv-backward # oneDNN's convolution backwar
                                                 # gradient as a forward convolution, the weight gradient
                                                 # alone, the bias gradient as a sum; per layer, then in
                                                 # whole plain-loop steps at batch 32 and 128
+python benchmarks/dropped_levers.py flatten-grad # the max-pool backward with the gradient contiguous (as
+                                                # nn.Flatten's backward hands it back) against channels-last
+                                                # like its input; then plain-loop steps with nn.Flatten
+                                                # against sepconv_torch.flatten.Flatten (kept)
 """
 
 from __future__ import annotations
@@ -421,6 +425,44 @@ def conv_backward() -> None:
         )
 
 
+def flatten_grad() -> None:
+    from torch import nn
+
+    from sepconv_torch import build_model
+    from sepconv_torch.host_memory import retain_freed_memory
+
+    retain_freed_memory()
+    pool_backward = torch.ops.aten.max_pool2d_with_indices_backward
+    print("max-pool 2x2 backward, input channels-last, ms: gradient contiguous | gradient channels-last")
+    for batch in (32, 128):
+        for channels, size in ((32, 28), (64, 14), (128, 7)):
+            x = torch.randn(batch, channels, size, size).contiguous(memory_format=torch.channels_last)
+            out, indices = torch.ops.aten.max_pool2d_with_indices(x, [2, 2], [2, 2])
+            grad = torch.randn(out.shape)
+            grads = (grad, grad.contiguous(memory_format=torch.channels_last))
+            ms = [
+                median_ms(
+                    lambda g=g, x=x, i=indices: pool_backward(g, x, [2, 2], [2, 2], [0, 0], [1, 1], False, i)
+                )
+                for g in grads
+            ]
+            print(f"batch {batch}, {channels} channels at {size}x{size}: {ms[0]:.3f} | {ms[1]:.3f}")
+    nets = {"nn.Flatten": build_model(seed=0), "Flatten (kept)": build_model(seed=0)}
+    nets["nn.Flatten"].flatten = nn.Flatten()
+    times: dict[tuple[str, int], list[float]] = {}
+    for _ in range(5):  # interleaved rounds
+        for batch in (32, 128):
+            for name, net in nets.items():
+                step = _plain_step(net.to(memory_format=torch.channels_last), batch, batch)
+                times.setdefault((name, batch), []).append(median_ms(step, n=60 if batch == 32 else 20))
+    for (name, batch), ms in times.items():
+        print(
+            f"plain step, batch {batch}, {name}: {statistics.median(ms):.2f} ms (rounds: "
+            + ", ".join(f"{m:.2f}" for m in ms)
+            + ")"
+        )
+
+
 if __name__ == "__main__":
     modes = {
         "selu": selu,
@@ -436,6 +478,7 @@ if __name__ == "__main__":
         "standardise": standardise,
         "muon": muon,
         "conv-backward": conv_backward,
+        "flatten-grad": flatten_grad,
     }
     if sys.argv[1:2] == ["threads-variant"] and len(sys.argv) == 3:  # a worker of `threads`
         threads_variant(sys.argv[2])

@@ -11,6 +11,7 @@ from sepconv.init import Initializer
 from sepconv.spec import INPUT_SHAPE, REFERENCE, LayerSpec, input_features, validate_spec
 from sepconv_torch.blocks import SeparableConv2d
 from sepconv_torch.conv import Conv2d
+from sepconv_torch.flatten import Flatten
 from sepconv_torch.init import keras_init_
 from sepconv_torch.selu import SELU
 
@@ -40,7 +41,7 @@ def _make_layer(layer: LayerSpec, in_features: int, split_backward: bool) -> nn.
     if layer.kind == "maxpool":
         return nn.MaxPool2d(layer.kernel)  # floor rounding, as Keras: 7x7 -> 3x3
     if layer.kind == "flatten":
-        return nn.Flatten()  # (N, C, H, W) -> (N, C*H*W), i.e. (c, h, w) order
+        return Flatten()  # (N, C, H, W) -> (N, C*H*W), i.e. (c, h, w) order
     return nn.Linear(in_features, layer.filters)
 
 

@@ -8,7 +8,8 @@ and ATen's max-pool backward takes a slow path for mixed formats (README "Perfor
 
 :class:`Flatten` returns the same values (the same copy) and hands back the gradient copied into the
 input's channels-last format, bit for bit the same numbers. Anything that is not a channels-last
-4-D input with autograd recording takes ``nn.Flatten``'s own path.
+4-D input with autograd recording, and any tracing, export or compilation (as for
+:mod:`sepconv_torch.conv`'s backward), takes ``nn.Flatten``'s own path.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ def _takes_channels_last_path(x: torch.Tensor) -> bool:
         and x.requires_grad
         and not x.is_contiguous()  # a contiguous input flattens as a view; nothing to fix
         and x.is_contiguous(memory_format=torch.channels_last)
+        and not torch.jit.is_tracing()
+        and not torch.onnx.is_in_onnx_export()
+        and not torch.compiler.is_compiling()
     )
 
 

@@ -28,7 +28,6 @@ def test_values_and_gradient_are_nn_flatten_s(fmt: torch.memory_format, dtype: t
         results.append((out, x.grad))
     (want, want_grad), (got, got_grad) = results
     assert torch.equal(got, want) and torch.equal(got_grad, want_grad)
-    assert got_grad.is_contiguous(memory_format=fmt)  # nn.Flatten's is contiguous whatever the input
 
 
 def test_without_autograd_it_is_nn_flatten() -> None:
@@ -36,6 +35,32 @@ def test_without_autograd_it_is_nn_flatten() -> None:
     assert torch.equal(Flatten()(x), x.flatten(1))
     contiguous = x.contiguous()
     assert Flatten()(contiguous).data_ptr() == contiguous.data_ptr()  # a view, as nn.Flatten's
+
+
+def _gradient_handed_back(flatten: nn.Module) -> torch.Tensor:
+    """The gradient ``flatten`` returns for a channels-last input (before any accumulation into ``.grad``)."""
+    x = _input(torch.channels_last) * 1.0  # a non-leaf, so the hook sees the gradient as returned
+    seen: list[torch.Tensor] = []
+    x.register_hook(seen.append)
+    flatten(x).backward(torch.ones(4, 72))
+    return seen[0]
+
+
+def test_nn_flatten_hands_back_a_contiguous_gradient_and_ours_a_channels_last_one() -> None:
+    assert _gradient_handed_back(nn.Flatten()).is_contiguous()
+    assert _gradient_handed_back(Flatten()).is_contiguous(memory_format=torch.channels_last)
+
+
+MODES = ["torch.jit.is_tracing", "torch.onnx.is_in_onnx_export", "torch.compiler.is_compiling"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_tracing_export_and_compiling_take_nn_flatten_s_path(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mode, lambda: True)
+    grad = _gradient_handed_back(Flatten())
+    assert grad.is_contiguous() and not grad.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_is_what_the_network_builds() -> None:

@@ -13,7 +13,9 @@ rounded one); ``selu-out-of-place`` (our SELU, not in place); ``log-every-step``
 handed to ``self.log`` at every step, as before); ``not-deterministic`` (``deterministic=False``);
 ``nan-fill`` (PyTorch's NaN fill of every new tensor under deterministic mode, which the module turns
 off by default); ``tqdm-refresh-1`` (Lightning's own default bar, redrawn every batch); ``no-progress-bar``;
-``no-train-metrics`` (the training step without its torchmetrics updates); ``plain-loop`` (no Trainer:
+``no-train-metrics`` (the training step without its torchmetrics updates); ``nn-flatten`` (PyTorch's
+``nn.Flatten``, whose gradient comes back contiguous, instead of ``sepconv_torch.flatten.Flatten``);
+``plain-loop`` (no Trainer:
 the same module's network and ``DataLoader`` with SGD in a hand-written loop, deterministic algorithms
 on, ``setup`` applied: what Lightning itself adds is the difference to ``default``). glibc's malloc
 settings are process-wide, so every variant here runs with ``retain_freed_memory()``
@@ -51,6 +53,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "tqdm-refresh-1": {"bar": 1},
     "no-progress-bar": {"bar": 0},
     "no-train-metrics": {"train_metrics": False},
+    "nn-flatten": {"nn_flatten": True},
     "plain-loop": {"plain": True},
 }
 
@@ -99,6 +102,7 @@ def run(
     train_metrics: bool = True,
     plain: bool = False,
     module: dict[str, Any] | None = None,
+    nn_flatten: bool = False,
 ) -> float:
     """Median ms per training step of one variant."""
     if plain:
@@ -125,6 +129,8 @@ def run(
         lit_module.training_step = types.MethodType(_log_every_step, lit_module)
     if not train_metrics:
         lit_module.training_step = types.MethodType(_no_train_metrics, lit_module)
+    if nn_flatten:
+        lit_module.net.flatten = nn.Flatten()
     if selu != "default":
         for name, act in lit_module.net.activations.items():
             if isinstance(act, SELU):

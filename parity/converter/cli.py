@@ -20,6 +20,7 @@ from parity.converter.convert import keras_copy, torch_copy
 from parity.converter.errors import WeightFileError, WeightMismatchError
 from parity.converter.files import FORMATS, format_of, load_weights_file, save_weights_file
 from sepconv.errors import run_main
+from sepconv.paths import check_output_path
 
 __all__ = ["convert_file", "main"]
 
@@ -27,7 +28,8 @@ __all__ = ["convert_file", "main"]
 def convert_file(src: str | Path, dst: str | Path) -> Path:
     """Convert ``src`` to ``dst`` (formats by extension); ``WeightFileError`` naming the file if refused."""
     src, dst = Path(src), Path(dst)
-    target = format_of(dst)  # an unknown DST extension fails before SRC is read
+    target = format_of(dst)  # an unknown DST extension or an unwritable DST fails before SRC is read
+    check_output_path(dst, error=WeightFileError)
     model = load_weights_file(src)
     try:
         converted = keras_copy(model) if target.framework == "keras" else torch_copy(model)

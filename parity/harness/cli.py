@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from parity.harness.port import REFERENCE_PORT, Port
 from parity.harness.report import format_table, save_json, save_plot
 from parity.harness.suite import run_suite
 from sepconv.errors import InputError, run_main
+from sepconv.paths import check_output_path
 from sepconv.spec import REFERENCE
 
 __all__ = ["check_output_path", "main"]
@@ -66,22 +66,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-onnx", action="store_true", help="leave out the ONNX Runtime rows")
     p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return p
-
-
-def check_output_path(path: Path, option: str, suffix: str | None = None) -> None:
-    """``InputError`` unless ``path`` can be written: not a directory, its folder exists and is writable,
-    and (if given) it ends in ``suffix``."""
-    if path.is_dir():
-        raise InputError(f"{option} {path}: is a directory, expected a file path")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(f"{option} {path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise InputError(f"{option} {path}: not writable")
-    if suffix is not None and path.suffix.lower() != suffix:
-        raise InputError(
-            f"{option} {path}: expected a {suffix} file, found {path.suffix or 'no extension'!r}"
-        )
 
 
 def _start(args: argparse.Namespace) -> keras.Model | None:

@@ -118,3 +118,47 @@ def test_console_script_in_subprocess(tmp_path: Path, keras_file: Path, random_m
     from parity import torch_to_keras
 
     assert _same_keras(random_model, torch_to_keras(torch.load(dst, weights_only=True)))
+
+
+@pytest.mark.parametrize(
+    ("dst", "message"),
+    [
+        ("missing/out.keras", "missing/out.keras: the folder {tmp}/missing does not exist"),
+        ("source.keras/out.pt", "source.keras/out.pt: the folder {tmp}/source.keras is not a folder"),
+        ("folder.pt", "folder.pt: is a directory, expected a file path"),
+    ],
+)
+def test_unwritable_destination_named_before_the_source_is_read(
+    tmp_path: Path, keras_file: Path, capsys: pytest.CaptureFixture[str], dst: str, message: str
+) -> None:
+    (tmp_path / "folder.pt").mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main([str(tmp_path / "never-read.keras"), str(tmp_path / dst)]) == 2  # not "no such file"
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sepconv-convert: error: ") and message.format(tmp=tmp_path) in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_folder_that_refuses_the_file_is_named(
+    tmp_path: Path, keras_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Where the folder passes the access check but creating the file fails (root on a read-only mount)."""
+    import tempfile
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    assert main([str(keras_file), str(tmp_path / "out.pt")]) == 2
+    err = capsys.readouterr().err.strip()
+    dst = tmp_path / "out.pt"
+    assert err == f"sepconv-convert: error: {dst}: cannot create a file in {tmp_path} (Permission denied)"
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5", ".pt", ".safetensors", ".ckpt"])
+def test_empty_source_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str) -> None:
+    empty = tmp_path / f"empty{suffix}"
+    empty.touch()
+    assert main([str(empty), str(tmp_path / ("out.pt" if suffix in (".keras", ".h5") else "out.keras"))]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"sepconv-convert: error: {empty}: empty file (0 bytes), expected a {suffix} weight file"

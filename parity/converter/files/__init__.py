@@ -92,14 +92,21 @@ def load_weights_file(path: str | os.PathLike[str]) -> Any:
     path = Path(path)
     if not path.is_file():
         raise WeightFileError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise WeightFileError(f"{path}: empty file (0 bytes), expected a {fmt.extension} weight file")
     return fmt.load(path)
 
 
 def save_weights_file(model: Any, path: str | os.PathLike[str]) -> Path:
-    """Write ``model`` (of the format's framework) to ``path`` atomically; returns ``path``."""
+    """Write ``model`` (of the format's framework) to ``path`` atomically; returns ``path``.
+
+    ``WeightFileError`` naming ``path`` if it cannot be written (no such folder, a directory, read-only).
+    """
     from parity.converter.files.atomic import atomic_write
+    from sepconv.paths import check_output_path
 
     fmt = format_of(path)
+    check_output_path(path, error=WeightFileError)
     return atomic_write(path, lambda tmp: fmt.save(model, tmp))
 
 

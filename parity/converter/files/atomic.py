@@ -7,17 +7,23 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from parity.converter.errors import WeightFileError
+
 __all__ = ["atomic_write"]
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` for a temporary file beside ``path`` (same extension), then rename it to ``path``.
 
-    If ``write`` raises, the temporary file is removed and ``path`` is untouched.
+    If ``write`` raises, the temporary file is removed and ``path`` is untouched. A folder that refuses
+    the temporary file is a ``WeightFileError`` naming ``path``.
     """
     path = Path(path)
     suffix = "".join(path.suffixes[-2:]) if path.name.lower().endswith(".weights.h5") else path.suffix
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    except OSError as error:
+        raise WeightFileError(f"{path}: cannot create a file in {path.parent} ({error.strerror})") from error
     os.close(fd)
     tmp = Path(name)
     try:

@@ -162,3 +162,28 @@ def test_empty_source_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], s
     assert main([str(empty), str(tmp_path / ("out.pt" if suffix in (".keras", ".h5") else "out.keras"))]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"sepconv-convert: error: {empty}: empty file (0 bytes), expected a {suffix} weight file"
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+@pytest.mark.parametrize("source", [".pt", ".keras"])
+def test_non_finite_weights_refused(
+    tmp_path: Path, random_model: keras.Model, capsys: pytest.CaptureFixture[str], value: float, source: str
+) -> None:
+    from parity import keras_to_torch
+
+    state = keras_to_torch(random_model).state_dict()
+    state["sepconv3.conv_pw.bias"][[0, 5]] = value
+    src = tmp_path / f"bad{source}"
+    if source == ".pt":
+        torch.save(state, src)
+        name = "sepconv3.conv_pw.bias"
+    else:
+        from parity import torch_to_keras
+
+        torch_to_keras(state).save(src)
+        name = "sepconv3/bias"
+    dst = tmp_path / ("out.keras" if source == ".pt" else "out.pt")
+    assert main([str(src), str(dst)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{src}: non-finite weights (NaN or Inf): {name} (2 of 64)" in err and "not written" in err, err
+    assert not dst.exists()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import os
 import sys
 import warnings
@@ -26,6 +27,8 @@ from types import ModuleType
 
 __all__ = ["guard_triton", "import_tensorflow"]
 
+#: the start of Keras' notice on every ``model.save`` to ``.h5`` (see :func:`import_tensorflow`)
+_LEGACY_H5_NOTICE = "You are saving your model as an HDF5 file"
 #: PyTorch's warning when its CUDA start fails (see :func:`import_tensorflow`)
 _TORCH_CUDA_AFTER_TF = r"CUDA initialization: Unexpected error from cudaGetDeviceCount\(\)"
 
@@ -54,7 +57,8 @@ def import_tensorflow(quiet: bool = False) -> ModuleType:
     nothing once TensorFlow is loaded. Where TensorFlow found no CUDA driver, it also silences
     PyTorch's "CUDA initialization: Unexpected error from cudaGetDeviceCount()" warning: TensorFlow's
     failed CUDA start leaves that error behind for PyTorch (without TensorFlow, PyTorch counts 0 GPUs
-    silently on such a machine), so it says nothing about this machine that matters.
+    silently on such a machine), so it says nothing about this machine that matters. And Keras' notice
+    that ``.h5`` is a legacy format is dropped: these tools write ``.h5`` only when asked to by name.
     """
     guard_triton()
     if not quiet or "tensorflow" in sys.modules:
@@ -67,4 +71,10 @@ def import_tensorflow(quiet: bool = False) -> ModuleType:
         tf.config.list_physical_devices("GPU")
     if reports_no_cuda_driver(dropped):
         warnings.filterwarnings("ignore", message=_TORCH_CUDA_AFTER_TF, category=UserWarning)
+    logging.getLogger("absl").addFilter(_drop_legacy_h5_notice)
     return tf
+
+
+def _drop_legacy_h5_notice(record: logging.LogRecord) -> bool:
+    """A logging filter: ``False`` for Keras' "You are saving your model as an HDF5 file" notice."""
+    return not record.getMessage().startswith(_LEGACY_H5_NOTICE)

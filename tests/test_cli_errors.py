@@ -244,11 +244,26 @@ def test_tensorflow_start_up_lines_are_dropped(
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_keras_training_on_a_machine_without_gpu_writes_nothing_to_stderr(tmp_path: Path) -> None:
-    """No TensorFlow start-up records and, where TensorFlow finds no CUDA driver, no cuInit error."""
-    args = keras_train(None, tmp_path, "--epochs", "1", "--steps-per-epoch", "2", "--no-download")
+    """No TensorFlow start-up records, no Keras notice on the asked-for .h5 and, where TensorFlow finds no
+    CUDA driver, no cuInit error."""
+    args = keras_train(None, tmp_path, "--epochs", "1", "--steps-per-epoch", "2", "--no-download", "--h5")
     proc = run("sepconv-keras", *args, env={"TF_CPP_MIN_LOG_LEVEL": None})
     assert proc.returncode == 0, proc.stderr[-3000:]
     if torch.cuda.device_count() == 0:
         assert proc.stderr == ""
     else:
         assert "failed call to cuInit" not in proc.stderr and "absl::InitializeLog" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_converting_to_h5_writes_nothing_to_stderr(tmp_path: Path) -> None:
+    """Keras' "You are saving your model as an HDF5 file" notice is not printed for an asked-for .h5."""
+    from sepconv_torch import build_model
+
+    torch.save(build_model(seed=0).state_dict(), tmp_path / "net.pt")
+    env = {"TF_CPP_MIN_LOG_LEVEL": None}
+    proc = run("sepconv-convert", tmp_path / "net.pt", tmp_path / "net.h5", env=env)
+    assert proc.returncode == 0 and (tmp_path / "net.h5").is_file(), proc.stderr[-3000:]
+    assert "HDF5" not in proc.stderr and "failed call to cuInit" not in proc.stderr
+    if torch.cuda.device_count() == 0:
+        assert proc.stderr == ""

@@ -1,16 +1,18 @@
 """Your own images as Fashion-MNIST inputs: a folder of PNG/JPEG files -> ``(N, 28, 28)`` standardised arrays.
 
 Fashion-MNIST images are 28x28 grey, the garment bright and centred on a black background. Any image is
-turned into that: converted to grey (``L``), scaled so that its longer side is 28 pixels (aspect kept),
-centred on black, then standardised with the training statistics, ``(pixel - mean) / std``. What the user
-must supply: one garment per image on a dark, plain background (invert a photo of a garment on white
-paper first), roughly filling the frame.
+turned into that: converted to 8-bit grey (``L``; 16-bit grey scaled by 255/65535 rather than clipped at 255,
+transparent pixels laid on black, the background's colour), scaled so that its longer side is 28 pixels
+(aspect kept), centred on black, then standardised with the training statistics, ``(pixel - mean) / std``.
+What the user must supply: one garment per image on a dark, plain background (invert a photo of a garment
+on white paper first), roughly filling the frame.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +41,7 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
 
     try:
         with Image.open(path) as img:
-            grey = img.convert("L")
+            grey = _to_grey(img)
     except (UnidentifiedImageError, OSError) as error:
         raise InputError(f"{path}: not a readable PNG/JPEG image ({' '.join(str(error).split())})") from None
     scale = SIZE / max(grey.size)
@@ -48,6 +50,19 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     canvas = Image.new("L", (SIZE, SIZE), 0)
     canvas.paste(grey, ((SIZE - size[0]) // 2, (SIZE - size[1]) // 2))
     return np.asarray(canvas, dtype=np.uint8)
+
+
+def _to_grey(img: Any) -> Any:
+    """8-bit grey (``L``) of a PIL image: 16-bit grey rescaled, transparency composited onto black."""
+    from PIL import Image
+
+    if img.mode.startswith("I"):  # 16-bit grey PNG ("I;16", "I;16B", or "I" holding 0..65535)
+        wide = np.clip(np.asarray(img, dtype=np.float64), 0, 65535)
+        return Image.fromarray(np.round(wide * (255 / 65535)).astype(np.uint8), mode="L")
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("L")
+    return img.convert("L")
 
 
 def standardise(pixels: np.ndarray, mean: float, std: float) -> np.ndarray:

@@ -39,3 +39,28 @@ def test_refusals_name_the_file(tmp_path: Path) -> None:
     (tmp_path / "broken.png").write_bytes(b"not a png")
     with pytest.raises(InputError, match=r"broken\.png: not a readable PNG/JPEG image"):
         load_image_folder(tmp_path, 0.0, 1.0)
+
+
+def test_a_16_bit_grey_png_is_rescaled_not_clipped(tmp_path: Path) -> None:
+    eight = np.random.default_rng(1).integers(0, 256, (28, 28), dtype=np.uint8)
+    Image.fromarray(eight.astype(np.uint16) * 257).save(tmp_path / "deep.png")  # 16-bit, same image
+    with Image.open(tmp_path / "deep.png") as img:
+        assert img.mode.startswith("I")  # what PIL makes of a 16-bit PNG
+    np.testing.assert_array_equal(load_image(tmp_path / "deep.png"), eight)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P"])
+def test_transparent_pixels_are_black_background(tmp_path: Path, mode: str) -> None:
+    """A garment cut out on a transparent background whose hidden colour is white."""
+    rgba = np.zeros((28, 28, 4), dtype=np.uint8)
+    rgba[..., :3] = 255  # white where transparent
+    rgba[8:20, 8:20] = (120, 120, 120, 255)  # an opaque grey square
+    img = Image.fromarray(rgba, mode="RGBA")
+    if mode == "LA":
+        img = img.convert("LA")
+    if mode == "P":
+        img = img.convert("P", palette=Image.Palette.ADAPTIVE)  # loses alpha: give the white index to tRNS
+        img.info["transparency"] = img.getpixel((0, 0))
+    img.save(tmp_path / "cut-out.png")
+    x = load_image(tmp_path / "cut-out.png")
+    assert x[0, 0] == 0 and x[27, 27] == 0 and 110 <= x[14, 14] <= 130

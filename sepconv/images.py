@@ -1,11 +1,12 @@
 """Your own images as Fashion-MNIST inputs: a folder of PNG/JPEG files -> ``(N, 28, 28)`` standardised arrays.
 
 Fashion-MNIST images are 28x28 grey, the garment bright and centred on a black background. Any image is
-turned into that: converted to 8-bit grey (``L``; 16-bit grey scaled by 255/65535 rather than clipped at 255,
-transparent pixels laid on black, the background's colour), scaled so that its longer side is 28 pixels
-(aspect kept), centred on black, then standardised with the training statistics, ``(pixel - mean) / std``.
-What the user must supply: one garment per image on a dark, plain background (invert a photo of a garment
-on white paper first), roughly filling the frame.
+turned into that: turned upright as its EXIF orientation says (phone photos), converted to 8-bit grey
+(``L``; 16-bit grey scaled by 255/65535 rather than clipped at 255, transparent pixels laid on black, the
+background's colour), scaled so that its longer side is 28 pixels (aspect kept), centred on black, then
+standardised with the training statistics, ``(pixel - mean) / std``. What the user must supply: one
+garment per image on a dark, plain background (invert a photo of a garment on white paper first), roughly
+filling the frame.
 """
 
 from __future__ import annotations
@@ -37,11 +38,11 @@ def image_files(folder: str | os.PathLike[str]) -> list[Path]:
 
 def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     """One image as ``(28, 28)`` uint8, grey, longer side 28, centred on black."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(path) as img:
-            grey = _to_grey(img)
+            grey = _to_grey(ImageOps.exif_transpose(img))  # a phone photo's EXIF rotation, applied
     except (UnidentifiedImageError, OSError) as error:
         raise InputError(f"{path}: not a readable PNG/JPEG image ({' '.join(str(error).split())})") from None
     scale = SIZE / max(grey.size)

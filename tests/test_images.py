@@ -64,3 +64,13 @@ def test_transparent_pixels_are_black_background(tmp_path: Path, mode: str) -> N
     img.save(tmp_path / "cut-out.png")
     x = load_image(tmp_path / "cut-out.png")
     assert x[0, 0] == 0 and x[27, 27] == 0 and 110 <= x[14, 14] <= 130
+
+
+def test_a_photo_s_exif_orientation_is_applied(tmp_path: Path) -> None:
+    pixels = np.zeros((28, 28), dtype=np.uint8)
+    pixels[2:10, 2:26] = 200  # a bar across the top, as the camera's sensor saw it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    Image.fromarray(pixels).save(tmp_path / "photo.png", exif=exif)
+    x = load_image(tmp_path / "photo.png")
+    np.testing.assert_array_equal(x, np.rot90(pixels, k=-1))  # the bar stands on the right

@@ -14,39 +14,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-
-import numpy as np
-import torch
 
 from parity.converter.convert import keras_copy, torch_copy
 from parity.converter.errors import WeightFileError, WeightMismatchError
-from parity.converter.files import FORMATS, format_of, load_weights_file, save_weights_file
-from parity.converter.stored import StoredKerasModel
+from parity.converter.files import FORMATS, format_of, load_weights_file, require_finite, save_weights_file
 from sepconv.errors import run_main
 from sepconv.paths import check_output_path
 
-__all__ = ["convert_file", "main", "non_finite_weights"]
-
-
-def non_finite_weights(model: StoredKerasModel | Mapping[str, torch.Tensor]) -> list[str]:
-    """``"name (k of n)"`` for each floating-point weight of a loaded weight file holding NaN or Inf."""
-    if isinstance(model, StoredKerasModel):
-        arrays = {
-            f"{layer.name}/{name}": torch.from_numpy(np.asarray(array))
-            for layer in model.layers
-            for name, array in layer.weights
-        }
-    else:
-        arrays = dict(model)
-    found = []
-    for name, value in arrays.items():
-        if value.is_floating_point():
-            bad = int((~torch.isfinite(value)).sum())
-            if bad:
-                found.append(f"{name} ({bad} of {value.numel()})")
-    return found
+__all__ = ["convert_file", "main"]
 
 
 def convert_file(src: str | Path, dst: str | Path) -> Path:
@@ -54,14 +31,7 @@ def convert_file(src: str | Path, dst: str | Path) -> Path:
     src, dst = Path(src), Path(dst)
     target = format_of(dst)  # an unknown DST extension or an unwritable DST fails before SRC is read
     check_output_path(dst, error=WeightFileError)
-    model = load_weights_file(src)
-    bad = non_finite_weights(model)
-    if bad:
-        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
-        raise WeightFileError(
-            f"{src}: non-finite weights (NaN or Inf): {', '.join(bad[:3])}{more}; the converted model "
-            "would be as broken, not written"
-        )
+    model = require_finite(load_weights_file(src), src, "the converted model would be as broken, not written")
     try:
         converted = keras_copy(model) if target.framework == "keras" else torch_copy(model)
     except WeightMismatchError as error:

@@ -18,7 +18,7 @@ import keras
 
 from parity.converter.convert import keras_copy
 from parity.converter.errors import WeightFileError
-from parity.converter.files import file_kind, load_weights_file
+from parity.converter.files import file_kind, load_weights_file, require_finite
 from parity.harness.broken import BROKEN_PORTS
 from parity.harness.data import load_setup
 from parity.harness.port import REFERENCE_PORT, Port
@@ -77,7 +77,8 @@ def _start(args: argparse.Namespace) -> keras.Model | None:
             raise WeightFileError(
                 f"{path}: --{want} needs a {want} weight file, this is a {file_kind(path)} one"
             )
-        return keras_copy(load_weights_file(path), "float32")
+        consequence = "parity of a broken model says nothing about the port"
+        return keras_copy(require_finite(load_weights_file(path), path, consequence), "float32")
     return None
 
 

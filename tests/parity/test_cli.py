@@ -86,3 +86,23 @@ def test_missing_data_found_before_the_run(
     assert "not found in /nowhere" in capsys.readouterr().err
     with pytest.raises(FashionMNISTError):
         main(["--steps", "2", "--debug"])
+
+
+def test_non_finite_weights_refused_before_the_run(
+    tmp_path: Path, no_run: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A NaN weight made checks fail, as if the port were wrong; the file is what is wrong."""
+    import torch
+
+    from sepconv_torch import build_model
+
+    state = build_model(seed=0).state_dict()
+    state["conv1.weight"][0, 0, 1, 1] = float("nan")
+    path = tmp_path / "nan.pt"
+    torch.save(state, path)
+    assert main(["--torch", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"sepconv-parity: error: {path}: non-finite weights (NaN or Inf): conv1.weight (1 of 288); "
+        "parity of a broken model says nothing about the port"
+    )

@@ -39,7 +39,9 @@ __all__ = [
     "file_kind",
     "format_of",
     "load_weights_file",
+    "non_finite_weights",
     "register",
+    "require_finite",
     "save_weights_file",
 ]
 
@@ -95,6 +97,42 @@ def load_weights_file(path: str | os.PathLike[str]) -> Any:
     if path.stat().st_size == 0:
         raise WeightFileError(f"{path}: empty file (0 bytes), expected a {fmt.extension} weight file")
     return fmt.load(path)
+
+
+def non_finite_weights(model: Any) -> list[str]:
+    """``"name (k of n)"`` for each floating-point weight holding NaN or Inf, of what
+    :func:`load_weights_file` returns (a ``StoredKerasModel`` or a state dict)."""
+    import numpy as np
+    import torch
+
+    from parity.converter.stored import StoredKerasModel
+
+    if isinstance(model, StoredKerasModel):
+        arrays = {
+            f"{layer.name}/{name}": torch.from_numpy(np.asarray(array))
+            for layer in model.layers
+            for name, array in layer.weights
+        }
+    else:
+        arrays = dict(model)
+    found = []
+    for name, value in arrays.items():
+        if value.is_floating_point():
+            bad = int((~torch.isfinite(value)).sum())
+            if bad:
+                found.append(f"{name} ({bad} of {value.numel()})")
+    return found
+
+
+def require_finite(model: Any, path: str | os.PathLike[str], consequence: str) -> Any:
+    """``model`` (as :func:`load_weights_file` returns it), or ``WeightFileError`` naming ``path``, each
+    weight holding NaN or Inf (the first three) and ``consequence``."""
+    bad = non_finite_weights(model)
+    if bad:
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        listed = ", ".join(bad[:3]) + more
+        raise WeightFileError(f"{path}: non-finite weights (NaN or Inf): {listed}; {consequence}")
+    return model
 
 
 def save_weights_file(model: Any, path: str | os.PathLike[str]) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sepconv.errors import InputError
 
-__all__ = ["check_output_path"]
+__all__ = ["check_output_dir", "check_output_path"]
 
 
 def check_output_path(
@@ -31,3 +31,22 @@ def check_output_path(
         raise error(f"{where}: not writable")
     if suffix is not None and path.suffix.lower() != suffix:
         raise error(f"{where}: expected a {suffix} file, found {path.suffix or 'no extension'!r}")
+
+
+def check_output_dir(path: str | os.PathLike[str], option: str) -> None:
+    """``InputError`` unless ``path`` is a writable folder or can be made one (its nearest existing
+    ancestor is a writable folder). Creates nothing, so a later refusal leaves no empty folder behind."""
+    path = Path(path)
+    if path.exists():
+        if not path.is_dir():
+            raise InputError(f"{option} {path}: exists and is not a folder")
+        if not os.access(path, os.W_OK):
+            raise InputError(f"{option} {path}: not writable")
+        return
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise InputError(f"{option} {path}: {ancestor} is not a folder")
+    if not os.access(ancestor, os.W_OK):
+        raise InputError(f"{option} {path}: cannot create it, {ancestor} is not writable")

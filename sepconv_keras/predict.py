@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from sepconv.errors import InputError
+from sepconv.paths import check_output_dir
 
 __all__ = ["add_predict_parser", "predict"]
 
@@ -61,6 +62,7 @@ def predict(args: argparse.Namespace) -> Path:
     if not model_path.is_file() or model_path.suffix.lower() not in MODEL_SUFFIXES:
         raise InputError(f"{model_path}: expected an existing Keras model file ({', '.join(MODEL_SUFFIXES)})")
     check_container(model_path)
+    check_output_dir(args.output_dir, "--output-dir")
     splits = load_splits(args.data_dir, download=args.data_dir is None)
     files: list[Path] | None = None
     labels: np.ndarray | None = None

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from sepconv.errors import InputError, TrainingError, run_main
+from sepconv.paths import check_output_dir
 from sepconv.recipes import Recipe, RecipeError, load_recipe, recipe_path
 from sepconv_keras.predict import add_predict_parser, predict
 
@@ -129,6 +130,7 @@ def train(args: argparse.Namespace) -> dict[str, float]:
             "--resume is not supported with --strategy multi-worker (each worker would need its backup)"
         )
     recipe = recipe_with_options(args)
+    check_output_dir(args.output_dir, "--output-dir")
     splits = load_splits(recipe.data_dir, download=recipe.download and not args.no_download)
 
     from sepconv.compat import import_tensorflow
@@ -141,6 +143,7 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     from sepconv_keras.data import make_dataset, train_stream
     from sepconv_keras.distribute import is_chief, make_strategy, prepare_multi_worker
     from sepconv_keras.losses import make_loss
+    from sepconv_keras.memory import check_batch_fits
     from sepconv_keras.model import build_model
     from sepconv_keras.nonfinite import NonFiniteStop
     from sepconv_keras.optim import make_optimizer
@@ -149,6 +152,8 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     strategy = make_strategy(args.strategy, args.cpu_replicas)  # before any other TensorFlow work
 
     epochs, batch_size, lr, seed = recipe.epochs, recipe.batch_size, recipe.lr, recipe.seed
+    if not tf.config.list_physical_devices("GPU"):
+        check_batch_fits(batch_size)  # on the CPU, TensorFlow does not survive running out of memory
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     chief = is_chief(strategy)

@@ -12,6 +12,7 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from sepconv.data import FashionMNISTSplits, find_data_dir, load_splits
+from sepconv.data.splits import NUM_TRAIN
 from sepconv.images import load_image_folder
 
 __all__ = [
@@ -162,6 +163,11 @@ class FashionMNISTDataModule(L.LightningDataModule):
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
             if value < 1:
                 raise ValueError(f"{name} must be a positive integer, received {name}={value}")
+        if batch_size > NUM_TRAIN:
+            raise ValueError(
+                f"batch_size must be at most {NUM_TRAIN} (the training split's size), received "
+                f"batch_size={batch_size}"
+            )
         self.save_hyperparameters()
         self.splits: FashionMNISTSplits | None = None
         self.datasets: dict[str, ArrayDataset] = {}

@@ -101,3 +101,9 @@ def test_bad_batch_size_named(name: str) -> None:
 def test_dataloader_before_setup_is_clear() -> None:
     with pytest.raises(RuntimeError, match="call setup"):
         FashionMNISTDataModule().train_dataloader()
+
+
+def test_batch_larger_than_the_training_split_named() -> None:
+    with pytest.raises(ValueError, match=r"batch_size must be at most 55000 \(the training split's size\)"):
+        FashionMNISTDataModule(batch_size=55001)
+    FashionMNISTDataModule(batch_size=55000)

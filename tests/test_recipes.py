@@ -81,7 +81,12 @@ def write(tmp_path: Path, text: str) -> Path:
         ("data: {data_dir: 7}", r"data_dir must be a string or null, received data\.data_dir=7 \(int"),
         # ranges
         ("trainer: {max_epochs: 0}", r"trainer\.max_epochs must be >= 1, received trainer\.max_epochs=0"),
-        ("data: {batch_size: 0}", r"data\.batch_size must be >= 1, received data\.batch_size=0"),
+        (
+            "data: {batch_size: 0}",
+            r"data\.batch_size must be in \[1, 55000\] \(the training split's size\), "
+            r"received data\.batch_size=0",
+        ),
+        ("data: {batch_size: 55001}", r"batch_size must be in \[1, 55000\].*received data\.batch_size=55001"),
         ("model: {lr: 0}", r"model\.lr must be positive, received model\.lr=0\.0"),
         ("model: {lr: -0.1}", r"model\.lr must be positive"),
         ("model: {momentum: 1.0}", r"model\.momentum must be in \[0, 1\), received model\.momentum=1\.0"),

@@ -26,9 +26,11 @@ from sepconv.data.files import FILES
 from sepconv.data.idx import read_idx
 from sepconv.data.locate import find_data_dir
 
-__all__ = ["NUM_VAL", "FashionMNISTSplits", "load_raw", "load_splits", "pixel_mean_std"]
+__all__ = ["NUM_TRAIN", "NUM_VAL", "FashionMNISTSplits", "load_raw", "load_splits", "pixel_mean_std"]
 
 NUM_VAL = 5000
+#: the training split: the 60,000 training images less the validation split
+NUM_TRAIN = 60000 - NUM_VAL
 Layout = Literal["NHWC", "NCHW"]
 
 

@@ -21,8 +21,9 @@ from typing import Any
 
 import yaml
 
+from sepconv.data.splits import NUM_TRAIN
 from sepconv.init import INITIALIZERS
-from sepconv.recipes.rules import Bound, RecipeError, Rule, above, at_least, below_one
+from sepconv.recipes.rules import Bound, RecipeError, Rule, above, at_least, below_one, between
 from sepconv.schedule import SCHEDULES
 
 #: ``sgd``: SGD on every parameter (the reference); ``muon``: Muon on the weight matrices (sepconv.muon)
@@ -71,7 +72,7 @@ class Recipe:
 
     seed: int = key(42, "seed_everything", int, at_least(0))
     epochs: int = key(10, "trainer.max_epochs", int, at_least(1))
-    batch_size: int = key(32, "data.batch_size", int, at_least(1))
+    batch_size: int = key(32, "data.batch_size", int, between(1, NUM_TRAIN, "the training split's size"))
     lr: float = key(0.01, "model.lr", float, above(0))
     momentum: float = key(0.0, "model.momentum", float, below_one())
     nesterov: bool = key(False, "model.nesterov", bool)

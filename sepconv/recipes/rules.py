@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from sepconv.errors import InputError
 
-__all__ = ["Bound", "RecipeError", "Rule", "above", "at_least", "below_one"]
+__all__ = ["Bound", "RecipeError", "Rule", "above", "at_least", "below_one", "between"]
 
 
 class RecipeError(InputError):
@@ -33,6 +33,11 @@ class Bound(NamedTuple):
 
 def at_least(low: float) -> Bound:
     return Bound(lambda v: v >= low, f">= {low}")
+
+
+def between(low: float, high: float, why: str) -> Bound:
+    """``low <= value <= high``; ``why`` says where ``high`` comes from."""
+    return Bound(lambda v: low <= v <= high, f"in [{low}, {high}] ({why})")
 
 
 def above(low: float) -> Bound:

@@ -98,6 +98,10 @@ def find_checkpoint(root: str | Path, which: str) -> Path:
     return best
 
 
+#: Keras model and weight files, which a PyTorch checkpoint path must not be
+KERAS_SUFFIXES = (".weights.h5", ".keras", ".h5", ".hdf5")
+
+
 def _why(error: BaseException) -> str:
     """The gist of torch.load's long messages: the unpickler's complaint, or the first sentence."""
     text = " ".join(str(error).split())
@@ -116,6 +120,13 @@ def check_checkpoint(path: str | Path, module: nn.Module | None = None) -> dict[
     path = Path(path)
     if not path.is_file():
         raise InputError(f"ckpt_path {str(path)!r}: no such checkpoint file")
+    keras_suffix = next((s for s in KERAS_SUFFIXES if path.name.lower().endswith(s)), None)
+    if keras_suffix is not None:
+        stem = path.name[: -len(keras_suffix)]
+        raise InputError(
+            f"{path}: a Keras model, not a Lightning checkpoint; convert it first: "
+            f"sepconv-convert {path} {path.with_name(stem + '.ckpt')}"
+        )
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError, ValueError) as e:

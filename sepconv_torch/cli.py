@@ -31,6 +31,7 @@ from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCL
 from lightning.pytorch.utilities import rank_zero_only
 
 from sepconv.errors import InputError, run_main
+from sepconv.paths import check_output_dir
 from sepconv.recipes import check_lightning_config
 from sepconv_torch.callbacks import LearningCurves, ProbabilityWriter
 from sepconv_torch.checkpoints import AtomicCheckpointIO, check_checkpoint, find_checkpoint
@@ -100,6 +101,9 @@ class SepConvCLI(LightningCLI):
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
         if ckpt_path and ckpt_path not in _NAMED_CKPTS:
             check_checkpoint(ckpt_path)
+        root = self.config[subcommand].get("trainer", {}).get("default_root_dir") if subcommand else None
+        if root:
+            check_output_dir(root, "--trainer.default_root_dir")
 
     def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
         """The configured trainer; it writes checkpoints atomically unless another checkpoint IO is set.

@@ -128,7 +128,18 @@ def checkpoints(tmp_path: Path) -> dict[str, Path]:
     truncated.write_bytes(truncated.read_bytes()[:200])
     other = tmp_path / "other.ckpt"
     torch.save({"state_dict": {"net.conv1.weight": torch.zeros(16, 1, 3, 3)}}, other)
-    return {"missing": tmp_path / "nonesuch.ckpt", "garbage": garbage, "truncated": truncated, "other": other}
+    keras_file = tmp_path / "my.model.keras"
+    keras_file.write_bytes(b"PK\x03\x04")
+    weights_file = tmp_path / "net.weights.h5"
+    weights_file.write_bytes(b"\x89HDF\r\n\x1a\n")
+    return {
+        "missing": tmp_path / "nonesuch.ckpt",
+        "garbage": garbage,
+        "truncated": truncated,
+        "other": other,
+        "keras": keras_file,
+        "weights.h5": weights_file,
+    }
 
 
 @pytest.mark.parametrize(
@@ -142,12 +153,24 @@ def checkpoints(tmp_path: Path) -> dict[str, Path]:
             "other.ckpt: not a checkpoint of SepConvLitModule: "
             "net.conv1.weight: expected shape (32, 1, 3, 3), found (16, 1, 3, 3); missing net.conv1.bias",
         ),
+        ("keras", "my.model.keras: a Keras model, not a Lightning checkpoint; convert it first"),
+        ("weights.h5", "net.weights.h5: a Keras model, not a Lightning checkpoint"),
     ],
 )
 def test_bad_checkpoint_is_one_line(
     tmp_path: Path, checkpoints: dict[str, Path], which: str, message: str
 ) -> None:
     args = ["test", "--ckpt_path", checkpoints[which], "--trainer.default_root_dir", tmp_path / "runs"]
+    line = assert_refused(run("sepconv-torch", *args), "sepconv-torch", message)
+    if which in ("keras", "weights.h5"):
+        stem = "my.model" if which == "keras" else "net"
+        assert line.endswith(f"sepconv-convert {checkpoints[which]} {tmp_path / stem}.ckpt")
+
+
+def test_default_root_dir_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    args = ["fit", "--trainer.default_root_dir", tmp_path / "afile", "--trainer.max_epochs", "1"]
+    message = f"--trainer.default_root_dir {tmp_path / 'afile'}: exists and is not a folder"
     assert_refused(run("sepconv-torch", *args), "sepconv-torch", message)
 
 

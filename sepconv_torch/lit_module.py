@@ -13,7 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from sepconv.compat import guard_triton
 from sepconv.init import Initializer
-from sepconv.recipes import check_value
+from sepconv.recipes import check_value, check_warmup
 from sepconv.schedule import Schedule, lr_factor
 from sepconv.spec import INPUT_SHAPE, NUM_CLASSES
 from sepconv_torch.host_memory import retain_freed_memory
@@ -208,6 +208,8 @@ class SepConvLitModule(L.LightningModule):
             )
         if hp.schedule == "constant":
             return optimizer
+        if self.trainer.max_epochs is not None and self.trainer.max_epochs > 0:
+            check_warmup(hp.warmup_epochs, self.trainer.max_epochs)  # --trainer.max_epochs may have moved
         total = int(self.trainer.estimated_stepping_batches)
         steps_per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1))
         warmup = round(hp.warmup_epochs * steps_per_epoch)

@@ -290,3 +290,13 @@ def test_converting_to_h5_writes_nothing_to_stderr(tmp_path: Path) -> None:
     assert "HDF5" not in proc.stderr and "failed call to cuInit" not in proc.stderr
     if torch.cuda.device_count() == 0:
         assert proc.stderr == ""
+
+
+def test_warmup_past_a_shortened_run_is_one_line(tmp_path: Path) -> None:
+    """``--trainer.max_epochs`` on the command line after the recipe was checked: the warm-up is checked again
+    when the optimizer is built (it said ``total_steps (5) must exceed warmup_steps (5)``)."""
+    from commands import ROOT
+
+    args = ["fit", "--config", ROOT / "sepconv/recipes/tuned.yaml", "--trainer.max_epochs", "1"]
+    proc = run("sepconv-torch", *args, "--trainer.default_root_dir", tmp_path / "runs")
+    assert_refused(proc, "sepconv-torch", "model.warmup_epochs must be < trainer.max_epochs (1)")

@@ -100,6 +100,22 @@ def _plain_step(
     return step
 
 
+def _interleaved_plain_steps(nets: dict[str, torch.nn.Module], rounds: int = 5) -> None:
+    """Print the median plain-loop step of each network at batch 32 and 128, over interleaved rounds."""
+    times: dict[tuple[str, int], list[float]] = {}
+    for _ in range(rounds):
+        for batch in (32, 128):
+            for name, net in nets.items():
+                step = _plain_step(net, batch, batch)
+                times.setdefault((name, batch), []).append(median_ms(step, n=60 if batch == 32 else 20))
+    for (name, batch), ms in times.items():
+        print(
+            f"plain step, batch {batch}, {name}: {statistics.median(ms):.2f} ms (rounds: "
+            + ", ".join(f"{m:.2f}" for m in ms)
+            + ")"
+        )
+
+
 def loop() -> None:
     from sepconv_torch import build_model
 
@@ -411,18 +427,7 @@ def conv_backward() -> None:
         net.float()
     diff = max((a - b).abs().max().item() for a, b in zip(*grads.values(), strict=True))
     print(f"float64 gradients, one call against three: max |difference| {diff:.1e}")
-    times: dict[tuple[str, int], list[float]] = {}
-    for _ in range(5):  # interleaved rounds
-        for batch in (32, 128):
-            for name, net in nets.items():
-                step = _plain_step(net, batch, batch)
-                times.setdefault((name, batch), []).append(median_ms(step, n=60 if batch == 32 else 20))
-    for (name, batch), ms in times.items():
-        print(
-            f"plain step, batch {batch}, {name}: {statistics.median(ms):.2f} ms (rounds: "
-            + ", ".join(f"{m:.2f}" for m in ms)
-            + ")"
-        )
+    _interleaved_plain_steps(nets)
 
 
 def flatten_grad() -> None:
@@ -449,18 +454,7 @@ def flatten_grad() -> None:
             print(f"batch {batch}, {channels} channels at {size}x{size}: {ms[0]:.3f} | {ms[1]:.3f}")
     nets = {"nn.Flatten": build_model(seed=0), "Flatten (kept)": build_model(seed=0)}
     nets["nn.Flatten"].flatten = nn.Flatten()
-    times: dict[tuple[str, int], list[float]] = {}
-    for _ in range(5):  # interleaved rounds
-        for batch in (32, 128):
-            for name, net in nets.items():
-                step = _plain_step(net.to(memory_format=torch.channels_last), batch, batch)
-                times.setdefault((name, batch), []).append(median_ms(step, n=60 if batch == 32 else 20))
-    for (name, batch), ms in times.items():
-        print(
-            f"plain step, batch {batch}, {name}: {statistics.median(ms):.2f} ms (rounds: "
-            + ", ".join(f"{m:.2f}" for m in ms)
-            + ")"
-        )
+    _interleaved_plain_steps({name: net.to(memory_format=torch.channels_last) for name, net in nets.items()})
 
 
 if __name__ == "__main__":

@@ -5,8 +5,7 @@ crashes (`sepconv-keras train --batch-size 55000` on a 24 GiB machine: a segment
 step of the reference model holds about :data:`TRAIN_BYTES_PER_SAMPLE` bytes per image of the batch, on top
 of :data:`RESERVE_BYTES` for TensorFlow itself and the data set (README "Failure behaviour" has the
 measurement), so a batch that needs more than the memory available now is refused, with the largest batch
-that fits. Where the available memory cannot be read (not Linux), nothing
-is checked.
+that fits. Where the available memory cannot be read (not Linux), nothing is checked.
 """
 
 from __future__ import annotations

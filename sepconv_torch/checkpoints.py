@@ -132,7 +132,16 @@ def check_checkpoint(path: str | Path, module: nn.Module | None = None) -> dict[
     except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
         raise InputError(f"{path}: not a readable PyTorch checkpoint ({_why(e)})") from None
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
-        raise InputError(f"{path}: not a Lightning checkpoint (no 'state_dict' entry)")
+        hint = ""
+        if (
+            path.suffix.lower() in (".pt", ".pth")  # what sepconv-convert reads as a state dict
+            and isinstance(checkpoint, dict)
+            and checkpoint
+            and all(isinstance(v, torch.Tensor) for v in checkpoint.values())
+        ):
+            ckpt = path.with_suffix(".ckpt")
+            hint = f"; it is a state dict: sepconv-convert {path} {ckpt} makes a checkpoint of it"
+        raise InputError(f"{path}: not a Lightning checkpoint (no 'state_dict' entry){hint}")
     if module is not None:
         expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
         found = {k: tuple(getattr(v, "shape", ())) for k, v in checkpoint["state_dict"].items()}

@@ -130,6 +130,8 @@ def checkpoints(tmp_path: Path) -> dict[str, Path]:
     torch.save({"state_dict": {"net.conv1.weight": torch.zeros(16, 1, 3, 3)}}, other)
     keras_file = tmp_path / "my.model.keras"
     keras_file.write_bytes(b"PK\x03\x04")
+    state_dict = tmp_path / "net.pt"
+    torch.save({"net.conv1.weight": torch.zeros(32, 1, 3, 3)}, state_dict)
     weights_file = tmp_path / "net.weights.h5"
     weights_file.write_bytes(b"\x89HDF\r\n\x1a\n")
     return {
@@ -139,6 +141,7 @@ def checkpoints(tmp_path: Path) -> dict[str, Path]:
         "other": other,
         "keras": keras_file,
         "weights.h5": weights_file,
+        "state dict": state_dict,
     }
 
 
@@ -155,6 +158,7 @@ def checkpoints(tmp_path: Path) -> dict[str, Path]:
         ),
         ("keras", "my.model.keras: a Keras model, not a Lightning checkpoint; convert it first"),
         ("weights.h5", "net.weights.h5: a Keras model, not a Lightning checkpoint"),
+        ("state dict", "net.pt: not a Lightning checkpoint (no 'state_dict' entry); it is a state dict: "),
     ],
 )
 def test_bad_checkpoint_is_one_line(
@@ -162,9 +166,9 @@ def test_bad_checkpoint_is_one_line(
 ) -> None:
     args = ["test", "--ckpt_path", checkpoints[which], "--trainer.default_root_dir", tmp_path / "runs"]
     line = assert_refused(run("sepconv-torch", *args), "sepconv-torch", message)
-    if which in ("keras", "weights.h5"):
+    if which in ("keras", "weights.h5", "state dict"):
         stem = "my.model" if which == "keras" else "net"
-        assert line.endswith(f"sepconv-convert {checkpoints[which]} {tmp_path / stem}.ckpt")
+        assert f"sepconv-convert {checkpoints[which]} {tmp_path / stem}.ckpt" in line
 
 
 def test_default_root_dir_that_is_a_file_is_one_line(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Conv2d"]
+__all__ = ["Conv2d", "capturing_graph"]
 
 
 class _SplitBackwardConv(torch.autograd.Function):
@@ -89,10 +89,14 @@ def _split_backward_applies(x: torch.Tensor, weight: torch.Tensor, bias: torch.T
         and torch.is_grad_enabled()
         and (x.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad))
         and not torch.is_autocast_enabled("cpu")
-        and not torch.jit.is_tracing()
-        and not torch.onnx.is_in_onnx_export()
-        and not torch.compiler.is_compiling()
+        and not capturing_graph()
     )
+
+
+def capturing_graph() -> bool:
+    """Whether a tracer, the ONNX exporter or the compiler is recording the code (then the custom
+    autograd paths of this package step aside for PyTorch's own)."""
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
 
 
 class Conv2d(nn.Conv2d):

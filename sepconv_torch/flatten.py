@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sepconv_torch.conv import capturing_graph
+
 __all__ = ["Flatten"]
 
 
@@ -40,9 +42,7 @@ def _takes_channels_last_path(x: torch.Tensor) -> bool:
         and x.requires_grad
         and not x.is_contiguous()  # a contiguous input flattens as a view; nothing to fix
         and x.is_contiguous(memory_format=torch.channels_last)
-        and not torch.jit.is_tracing()
-        and not torch.onnx.is_in_onnx_export()
-        and not torch.compiler.is_compiling()
+        and not capturing_graph()
     )
 
 

@@ -1,7 +1,7 @@
 """Refusing a Keras training batch that cannot fit in this machine's memory, before TensorFlow dies of it.
 
 On the CPU TensorFlow does not report running out of memory: the operating system kills the process, or it
-crashes (`sepconv-keras train --batch-size 55000` on a 24 GiB machine: a segmentation fault). A training
+crashes (a batch of all 55,000 training images on a 24 GiB machine: a segmentation fault). A training
 step of the reference model holds about :data:`TRAIN_BYTES_PER_SAMPLE` bytes per image of the batch, on top
 of :data:`RESERVE_BYTES` for TensorFlow itself and the data set (README "Failure behaviour" has the
 measurement), so a batch that needs more than the memory available now is refused, with the largest batch

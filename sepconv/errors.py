@@ -10,7 +10,13 @@ line on stderr and ends the command with a non-zero status:
   (:class:`TrainingError`, e.g. a non-finite loss); the message says where and
   which checkpoints were kept;
 * status 3, ``<prog>: internal error: ...``: anything else, a bug;
-* status 130, ``<prog>: interrupted``: Ctrl-C.
+* status 1, ``<prog>: error: no space left on device ...``: a write failed with ``ENOSPC``
+  anywhere in the exception chain (the path is named where the error knows it);
+* status 130, ``<prog>: interrupted``: Ctrl-C (SIGINT);
+* status 143, ``<prog>: terminated``: SIGTERM, raised as :class:`Terminated` by the handler that
+  :func:`terminate_on_sigterm` installs (a scheduler, ``docker stop``, ``kill``).
+
+A command may add what was saved and how to resume to the last two lines (``stopped_note``).
 
 The traceback is shown only with ``--debug`` on the command line or ``SEPCONV_DEBUG=1``.
 """
@@ -24,11 +30,14 @@ from collections.abc import Callable, Sequence
 __all__ = [
     "DEBUG_ENV",
     "InputError",
+    "Terminated",
     "TrainingError",
     "debug_requested",
     "input_error_types",
+    "no_space_error",
     "one_line",
     "run_main",
+    "terminate_on_sigterm",
 ]
 
 DEBUG_ENV = "SEPCONV_DEBUG"
@@ -38,6 +47,7 @@ TRAINING_ERROR_STATUS = 1
 INPUT_ERROR_STATUS = 2
 INTERNAL_ERROR_STATUS = 3
 INTERRUPTED_STATUS = 130
+TERMINATED_STATUS = 143
 
 
 class InputError(ValueError):
@@ -46,6 +56,43 @@ class InputError(ValueError):
 
 class TrainingError(RuntimeError):
     """Training cannot go on (e.g. a non-finite loss); the message says where, and what was kept."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (:func:`terminate_on_sigterm`); like ``KeyboardInterrupt``, not an error."""
+
+
+def terminate_on_sigterm() -> None:
+    """Make SIGTERM raise :class:`Terminated` in the main thread, so ``finally`` blocks and callbacks run.
+
+    Call it from the main thread only (signal handlers can be set nowhere else).
+    """
+    import signal
+
+    def _raise(signum: int, frame: object) -> None:
+        raise Terminated(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, _raise)
+
+
+def no_space_error(error: BaseException) -> OSError | None:
+    """The ``OSError(ENOSPC)`` in ``error``'s chain (itself, ``__cause__`` or ``__context__``), if any.
+
+    Writers such as ``torch.save`` report a full disk as another error ("unexpected pos ...") whose
+    cause is the ``ENOSPC``; h5py reports it as ``OSError`` with the errno in its text.
+    """
+    import errno
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and (
+            current.errno == errno.ENOSPC or "No space left on device" in str(current)
+        ):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def input_error_types() -> tuple[type[BaseException], ...]:
@@ -77,14 +124,26 @@ def debug_requested(argv: Sequence[str] | None = None) -> bool:
 
 
 def run_main(
-    prog: str, main: Callable[[], int | None], argv: Sequence[str] | None = None, *, debug: bool | None = None
+    prog: str,
+    main: Callable[[], int | None],
+    argv: Sequence[str] | None = None,
+    *,
+    debug: bool | None = None,
+    stopped_note: Callable[[], str | None] | None = None,
 ) -> int:
-    """Run ``main()``; return its status, or print one line and return 1, 2, 3 or 130 (see above).
+    """Run ``main()``; return its status, or print one line and return 1, 2, 3, 130 or 143 (see above).
 
     ``debug`` (default: :func:`debug_requested` on ``argv``) re-raises instead.
     ``SystemExit`` (argparse's own usage errors, ``--help``) passes through.
+    ``stopped_note()``, if given, is appended to the interrupted/terminated line (what was saved, how to
+    resume); it is asked only then.
     """
     debug = debug_requested(argv) if debug is None else debug
+
+    def stopped(word: str) -> str:
+        note = stopped_note() if stopped_note is not None else None
+        return f"{prog}: {word}" + (f"; {note}" if note else "")
+
     try:
         status = main()
     except SystemExit:
@@ -92,11 +151,21 @@ def run_main(
     except KeyboardInterrupt:
         if debug:
             raise
-        print(f"{prog}: interrupted", file=sys.stderr)
+        print(stopped("interrupted"), file=sys.stderr)
         return INTERRUPTED_STATUS
+    except Terminated:
+        if debug:
+            raise
+        print(stopped("terminated (SIGTERM)"), file=sys.stderr)
+        return TERMINATED_STATUS
     except BaseException as error:
         if debug:
             raise
+        full = no_space_error(error)
+        if full is not None:
+            where = f" writing {full.filename}" if getattr(full, "filename", None) else ""
+            print(f"{prog}: error: no space left on device{where}: {one_line(error)}", file=sys.stderr)
+            return TRAINING_ERROR_STATUS
         if isinstance(error, TrainingError):
             print(f"{prog}: error: {one_line(error)}", file=sys.stderr)
             return TRAINING_ERROR_STATUS

@@ -25,13 +25,18 @@ data:
 		apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; \
 	else echo "data: not installed system-wide; it will be downloaded into the user cache"; fi
 
+# Both write where the README's next commands look: sepconv-torch's default root runs/torch (each fit
+# a new lightning_logs/version_N, `--ckpt_path best` takes the newest) and runs/keras.
 train: setup data
-	$(BIN)/sepconv-torch fit --config sepconv/recipes/$(RECIPE).yaml --trainer.default_root_dir=$(RUNS)/torch-$(RECIPE)
+	$(BIN)/sepconv-torch fit --config sepconv/recipes/$(RECIPE).yaml --trainer.default_root_dir=$(RUNS)/torch
 	$(BIN)/sepconv-torch test --config sepconv/recipes/$(RECIPE).yaml --ckpt_path=best \
-		--trainer.default_root_dir=$(RUNS)/torch-$(RECIPE) --trainer.logger=false
+		--trainer.default_root_dir=$(RUNS)/torch
 
 train-keras: setup data
-	$(BIN)/sepconv-keras train --recipe $(RECIPE) --output-dir $(RUNS)/keras-$(RECIPE)
+	$(BIN)/sepconv-keras train --recipe $(RECIPE) --output-dir $(RUNS)/keras
+
+parity: setup data
+	$(BIN)/sepconv-parity
 
 test: setup data
 	$(BIN)/ruff check .

@@ -1,7 +1,8 @@
 """Learning curves as the reference plots them, and the per-epoch metrics as CSV (both frameworks).
 
-The chart: ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` against epoch,
-one figure, grid on, y from 0 to 3 (as the tutorial's ``plot_learning_curves``).
+The chart: ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` against the 1-based epoch
+(one tick per whole epoch), one figure, grid on, y from 0 to 3 (as the tutorial's
+``plot_learning_curves``). Epochs count from 1 here, in ``metrics.csv`` and in checkpoint names.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import csv
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-__all__ = ["CURVES", "plot_learning_curves", "write_curves", "write_metrics_csv"]
+__all__ = ["CURVES", "learning_curves_figure", "plot_learning_curves", "write_curves", "write_metrics_csv"]
 
 CURVES: tuple[str, ...] = ("loss", "accuracy", "val_loss", "val_accuracy")
 
@@ -31,12 +33,16 @@ def write_metrics_csv(history: Sequence[Mapping[str, float]], path: Path) -> Pat
     return path
 
 
-def plot_learning_curves(history: Sequence[Mapping[str, float]], path: Path, title: str = "") -> Path:
-    """The four curves on one chart (grid, y in [0, 3]) saved as PNG."""
+def learning_curves_figure(history: Sequence[Mapping[str, float]], title: str = "") -> Any:
+    """The four curves on one matplotlib ``Figure``: x the 1-based epoch (whole-epoch ticks), y in [0, 3].
+
+    A 1-epoch run shows the single epoch from 0.5 to 1.5, not a float axis around 1.0.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [int(row.get("epoch", i)) for i, row in enumerate(history, start=1)]
     fig, ax = plt.subplots(figsize=(8, 5))
@@ -44,15 +50,30 @@ def plot_learning_curves(history: Sequence[Mapping[str, float]], path: Path, tit
         points = [(e, row[key]) for e, row in zip(epochs, history, strict=False) if key in row]
         if points:
             ax.plot(*zip(*points, strict=False), marker="o", label=key)
+    if epochs:
+        ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.set_xlabel("epoch")
+    ax.set_ylabel("loss / accuracy")
     ax.set_ylim(0, 3)
     ax.grid(True)
-    ax.legend()
+    if ax.lines:
+        ax.legend()
     if title:
         ax.set_title(title)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
+
+
+def plot_learning_curves(history: Sequence[Mapping[str, float]], path: Path, title: str = "") -> Path:
+    """:func:`learning_curves_figure` saved as PNG at ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig = learning_curves_figure(history, title)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -59,9 +59,10 @@ def import_tensorflow(quiet: bool = False) -> ModuleType:
     failed CUDA start leaves that error behind for PyTorch (without TensorFlow, PyTorch counts 0 GPUs
     silently on such a machine), so it says nothing about this machine that matters. And Keras' notice
     that ``.h5`` is a legacy format is dropped: these tools write ``.h5`` only when asked to by name.
+    A user's ``TF_CPP_MIN_LOG_LEVEL=0`` (show TensorFlow's INFO records) turns ``quiet`` off.
     """
     guard_triton()
-    if not quiet or "tensorflow" in sys.modules:
+    if not quiet or "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
         return importlib.import_module("tensorflow")
     from sepconv.native_logs import drop_native_logs, reports_no_cuda_driver
 

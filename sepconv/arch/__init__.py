@@ -14,7 +14,7 @@ Keras layer                arguments                                       PyTor
 =========================  ==============================================  =================================
 ``Conv2D``                 filters, kernel_size, strides, padding,         ``nn.Conv2d``, TF's ``same``
                            activation, use_bias
-``SeparableConv2D``        + depth_multiplier                              ``conv_dw`` (depthwise), ``conv_pw``
+``SeparableConv2D``        + depth_multiplier                              ``conv_dw``, ``conv_pw``
 ``DepthwiseConv2D``        kernel_size, strides, padding,                  ``nn.Conv2d(C, C*m, groups=C)``,
                            depth_multiplier, activation, use_bias          channel ``c*m + k``
 ``BatchNormalization``     axis (channels, -1), momentum, epsilon,         Keras' moving averages (biased

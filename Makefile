@@ -7,7 +7,7 @@ RUNS ?= runs
 RECIPE ?= reference
 DEBIAN_DATA := /usr/share/datasets/fashion-mnist
 
-.PHONY: setup data train train-keras test test-fast lint parity clean
+.PHONY: setup data train train-keras test test-fast test-slow test-all lint parity clean
 
 setup: $(VENV)/.installed
 
@@ -38,18 +38,33 @@ train-keras: setup data
 parity: setup data
 	$(BIN)/sepconv-parity
 
-test: setup data
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+# Tests in two tiers split by the `slow` marker (pyproject.toml): `make test` is lint and the fast tier (a few
+# minutes); `make test-slow` runs only the slow tier (long real-data trainings, DDP, kill and resume, fresh
+# processes); `make test-all` is lint and both tiers in one pytest run. CI (.ci/run) runs test, then test-slow.
+PYTEST ?= $(BIN)/python -m pytest
+
+test: lint data
+	$(PYTEST) -m "not slow"
+
+# The fast tier without lint.
+test-fast: setup data
+	$(PYTEST) -m "not slow"
+
+# pytest exits 5 when it selects no test. With no test marked slow, the fast tier holds every test: a pass,
+# said out loud, once a collection shows that tier is not empty too (else the 5 stands). Any other status stands.
+test-slow: setup data
+	status=0; $(PYTEST) -m slow || status=$$?; \
+	if [ $$status -eq 5 ]; then $(PYTEST) -q --collect-only -m "not slow" >/dev/null; status=$$?; \
+		if [ $$status -eq 0 ]; then echo "test-slow: no test is marked slow; the fast tier holds them all"; fi; fi; \
+	exit $$status
+
+test-all: lint data
+	$(PYTEST)
 
 # ruff alone: lint and format check of the whole tree (config in pyproject.toml); `make test` runs both.
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-
-test-fast: setup
-	$(BIN)/python -m pytest -m "not slow"
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,13 +1,69 @@
-"""Checking an output path before any work is done, so a bad one fails at once with a message naming it."""
+"""Output paths: checked before any work is done (a bad one fails at once, named), then written atomically.
+
+A file is written under a private temporary name (:func:`private_temp`: same folder, unique to the
+process and the call) and renamed over its target (:func:`commit`), so a reader, a second run or a
+kill never sees a half-written file where a complete one was.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
 from sepconv.errors import InputError
 
-__all__ = ["check_output_dir", "check_output_path"]
+__all__ = [
+    "check_output_dir",
+    "check_output_path",
+    "commit",
+    "commit_together",
+    "private_temp",
+    "write_text_atomic",
+]
+
+
+def private_temp(path: str | os.PathLike[str]) -> Path:
+    """Where ``path`` is written before :func:`commit`: hidden, same folder (so the rename is atomic),
+    unique to this process and call, and with all of ``path``'s suffixes (``latest.weights.h5`` ->
+    ``.latest.<pid>-<hex>.partial.weights.h5``), since writers choose the format from them."""
+    path = Path(path)
+    base, _, suffixes = path.name.partition(".")
+    tail = f".{suffixes}" if suffixes else ""
+    return path.with_name(f".{base}.{os.getpid()}-{secrets.token_hex(4)}.partial{tail}")
+
+
+def commit(temp: Path, target: str | os.PathLike[str]) -> Path:
+    """Flush ``temp`` to disk and rename it over ``target``; returns ``target``."""
+    with open(temp, "rb") as written:
+        os.fsync(written.fileno())
+    os.replace(temp, target)
+    return Path(target)
+
+
+def commit_together(pairs: Sequence[tuple[Path, Path]]) -> None:
+    """:func:`commit` each ``(temp, target)``, all flushed before the first rename; on any error every
+    temporary file left is removed and the targets not yet renamed keep their previous content."""
+    try:
+        for temp, _ in pairs:
+            with open(temp, "rb") as written:
+                os.fsync(written.fileno())
+        for temp, target in pairs:
+            os.replace(temp, target)
+    finally:
+        for temp, _ in pairs:
+            temp.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` through a private temporary file; nothing is left behind on error."""
+    temp = private_temp(path)
+    try:
+        temp.write_text(text)
+        return commit(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def check_output_path(

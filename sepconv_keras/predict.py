@@ -5,6 +5,12 @@ Writes ``predictions.npy`` (``(N, 10)`` float32) and ``predictions.csv`` (class 
 ``sepconv-torch predict``. Your own images (``--images FOLDER``) are made 28x28 grey as Fashion-MNIST
 (:mod:`sepconv.images`) and standardised with the training split's statistics, the ones the model was
 trained with.
+
+The model is checked before it runs: its output must be ``(N, 10)`` class probabilities, its layers
+those of the sepconv network, and its stored weights floating point and finite
+(:func:`sepconv.weights.check_weights`); a refusal names the file. The two files are written only once
+every prediction is made, each under a private name renamed into place, so a failed or interrupted
+run leaves the previous pair as it was.
 """
 
 from __future__ import annotations
@@ -12,11 +18,12 @@ from __future__ import annotations
 import argparse
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from sepconv.errors import InputError
-from sepconv.paths import check_output_dir
+from sepconv.paths import check_output_dir, commit_together, private_temp
 
 __all__ = ["add_predict_parser", "predict"]
 
@@ -82,11 +89,49 @@ def predict(args: argparse.Namespace) -> Path:
     # KeyError: a zip archive without Keras' config.json
     except (ValueError, TypeError, OSError, KeyError, zipfile.BadZipFile) as error:
         raise InputError(f"{model_path}: not a Keras model this version can load safely ({error})") from None
+    check_model(model, model_path)
     probabilities = np.asarray(model.predict(x, batch_size=500, verbose=0), dtype=np.float32)
     out: Path = args.output_dir
     out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "predictions.npy", probabilities)
-    names = [str(f) for f in files] if files is not None else None
-    path = write_predictions_csv(out / "predictions.csv", probabilities, labels, names)
-    print(f"wrote {out / 'predictions.npy'} and {path} ({len(probabilities)} rows)")
-    return path
+    npy, csv = out / "predictions.npy", out / "predictions.csv"
+    temps = (private_temp(npy), private_temp(csv))
+    try:
+        with open(temps[0], "wb") as f:  # a path would get np.save's own ".npy" appended
+            np.save(f, probabilities)
+        names = [str(f) for f in files] if files is not None else None
+        write_predictions_csv(temps[1], probabilities, labels, names)
+    except BaseException:
+        for temp in temps:
+            temp.unlink(missing_ok=True)
+        raise
+    commit_together([(temps[0], npy), (temps[1], csv)])
+    print(f"wrote {npy} and {csv} ({len(probabilities)} rows)")
+    return csv
+
+
+def check_model(model: Any, path: Path) -> None:
+    """Refuse ``model`` (loaded from ``path``) unless it is the sepconv network with usable weights:
+    output ``(None, 10)``, the reference's layers and weight shapes, float and finite stored weights."""
+    from sepconv.weights import check_weights
+    from sepconv_keras.model import build_model
+    from sepconv_keras.stored_weights import stored_weights
+
+    output = tuple(model.output_shape) if hasattr(model, "output_shape") else None
+    if output != (None, 10):
+        raise InputError(
+            f"{path}: the model's output has shape {output}, expected (None, 10) class probabilities"
+        )
+    reference = build_model()
+    theirs = [(layer.name, [tuple(w.shape) for w in layer.weights]) for layer in model.layers]
+    ours = [(layer.name, [tuple(w.shape) for w in layer.weights]) for layer in reference.layers]
+    if theirs != ours:
+        first = next(
+            i for i in range(len(theirs) + 1) if i >= len(ours) or i >= len(theirs) or theirs[i] != ours[i]
+        )
+        found = f"{theirs[first][0]!r} {theirs[first][1]}" if first < len(theirs) else "missing"
+        wanted = f"{ours[first][0]!r} {ours[first][1]}" if first < len(ours) else "no layer"
+        raise InputError(
+            f"{path}: not the sepconv network ({len(theirs)} layers, it has {len(ours)}): "
+            f"layer {first + 1} is {found}, expected {wanted}"
+        )
+    check_weights(stored_weights(path), path, "nothing was predicted")

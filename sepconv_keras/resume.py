@@ -1,56 +1,199 @@
-"""``sepconv-keras train --resume``: what Keras' ``BackupAndRestore`` does not bring back.
+"""``sepconv-keras train --resume``: a backup written atomically, checked before it is trusted, and the
+run history that Keras' ``BackupAndRestore`` does not bring back.
 
-``BackupAndRestore`` restores the weights, the optimizer state and the epoch. :class:`RunHistory`
-keeps the per-epoch metrics beside its backup, so that after a restart the learning curves cover
-every epoch, ``ModelCheckpoint`` knows the best ``val_loss`` so far and ``EarlyStopping`` its
-patience count. (The batches themselves are a function of (seed, epoch): see
-:func:`sepconv_keras.data.train_stream`.)
+* :class:`AtomicBackupAndRestore` writes each epoch's backup under a private name, stamps the epoch
+  into the file and renames it into place; the backup it replaces becomes ``latest.weights.h5.bkp``.
+  A kill or a full disk during a save leaves the previous backup whole.
+* :func:`inspect_backup` reads every array of the backup (and of the ``.bkp`` before it) and compares
+  the model's shapes with the model about to be trained; :func:`adopt_backup` puts the good one in
+  place. A damaged latest backup falls back to the previous one; nothing usable is refused by name.
+* :class:`RunHistory` keeps the per-epoch metrics beside the backup, so that after a restart the
+  learning curves cover every epoch, ``ModelCheckpoint`` knows the best ``val_loss`` so far and
+  ``EarlyStopping`` its patience count. (The batches themselves are a function of (seed, epoch): see
+  :func:`sepconv_keras.data.train_stream`.)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
+import h5py
 import keras
 
-__all__ = ["RunHistory", "backed_up_epochs", "recover_backup"]
+from sepconv.paths import commit, private_temp, write_text_atomic
+from sepconv_keras.h5files import abandon_h5, full_disk
 
-METADATA = "training_metadata.json"  # written by keras.callbacks.BackupAndRestore
+__all__ = [
+    "AtomicBackupAndRestore",
+    "BackupState",
+    "RunHistory",
+    "adopt_backup",
+    "backed_up_epochs",
+    "expected_layout",
+    "has_backup",
+    "inspect_backup",
+    "optimizer_layout",
+]
+
+METADATA = "training_metadata.json"  # read by keras.callbacks.BackupAndRestore
 WEIGHTS = "latest.weights.h5"
+PREVIOUS = f"{WEIGHTS}.bkp"
 HISTORY = "history.json"
+EPOCH_ATTR = "sepconv_epoch"  # epochs completed, stamped into each backup's weights file
+MODEL_GROUP = "layers/"  # the model's arrays in a .weights.h5; "optimizer/" holds the optimizer's
 
 
-def recover_backup(backup_dir: Path) -> bool:
-    """Fall back to the previous backup when a kill cut the latest one short; True if it did.
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore(double_checkpoint=True)`` whose every save is a private write then renames.
 
-    ``BackupAndRestore(double_checkpoint=True)`` keeps the previous epoch's files as ``*.bkp``, but
-    writes the latest in place. Keras falls back to them only once ``fit`` has started, after the
-    training batches were already laid out from the (newer) epoch count, so the check is made here first.
+    The weights file carries the epoch count (``EPOCH_ATTR``), so it is the record of the backup;
+    ``training_metadata.json`` is rewritten from it (atomically) for Keras.
     """
-    import h5py
 
-    weights = backup_dir / WEIGHTS
-    if not weights.exists():
-        return False
+    def __init__(self, backup_dir: Path) -> None:
+        super().__init__(str(backup_dir), double_checkpoint=True)
+
+    def _save_model(self) -> None:
+        backup = Path(self.backup_dir)
+        backup.mkdir(parents=True, exist_ok=True)
+        latest, temp = backup / WEIGHTS, private_temp(backup / WEIGHTS)
+        try:
+            self.model.save_weights(str(temp))
+            with h5py.File(temp, "a") as f:
+                f.attrs[EPOCH_ATTR] = self._current_epoch
+            with open(temp, "rb") as written:
+                os.fsync(written.fileno())
+            if latest.exists():
+                os.replace(latest, backup / PREVIOUS)
+            os.replace(temp, latest)
+        except BaseException as error:
+            abandon_h5(temp)
+            full_disk(latest, error)
+            raise
+        _write_metadata(backup, self._current_epoch)
+
+
+def _write_metadata(backup: Path, epoch: int) -> None:
+    write_text_atomic(backup / METADATA, json.dumps({"epoch": epoch, "batch": 0}))
+
+
+def _layout(path: Path) -> dict[str, tuple[int, ...]]:
+    """``{array path: shape}`` of a ``.weights.h5``, every array read in full (a cut file fails here)."""
+    arrays: dict[str, tuple[int, ...]] = {}
+
+    def read(name: str, item: Any) -> None:
+        if isinstance(item, h5py.Dataset):
+            item[()]
+            arrays[name] = tuple(item.shape)
+
+    with h5py.File(path, "r") as f:
+        f.visititems(read)
+    return arrays
+
+
+def expected_layout(model: keras.Model) -> dict[str, tuple[int, ...]]:
+    """The arrays of a backup of ``model``, its own (``layers/...``) and its optimizer's (``optimizer/...``,
+    built first, as ``BackupAndRestore`` builds it before loading)."""
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    with tempfile.TemporaryDirectory(prefix="sepconv-layout-") as folder:
+        path = Path(folder) / "model.weights.h5"
+        model.save_weights(str(path))
+        return _layout(path)
+
+
+def _problem(path: Path, expected: dict[str, tuple[int, ...]]) -> str | None:
+    """Why the backup ``path`` cannot be trusted (an array unreadable, the model's arrays not as in
+    ``expected``), or None. The optimizer's arrays are only read: another optimizer is not damage."""
+    expected = {k: v for k, v in expected.items() if k.startswith(MODEL_GROUP)}
     try:
-        with h5py.File(weights, "r"):
-            return False
-    except OSError:
-        previous = backup_dir / f"{WEIGHTS}.bkp"
-        if not previous.is_file():
-            raise ValueError(
-                f"--resume: {weights} is damaged and there is no previous backup beside it"
-            ) from None
-    os.replace(previous, weights)
-    metadata, old_metadata = backup_dir / METADATA, backup_dir / f"{METADATA}.bkp"
-    if old_metadata.is_file():
-        os.replace(old_metadata, metadata)
-    else:
-        metadata.unlink(missing_ok=True)
-    return True
+        found = _layout(path)
+    except Exception as error:  # h5py raises OSError, KeyError, RuntimeError... on a cut file
+        return f"unreadable ({' '.join(str(error).split()) or type(error).__name__})"
+    model = {k: v for k, v in found.items() if k.startswith(MODEL_GROUP)}
+    missing = sorted(expected.keys() - model.keys())
+    if missing:
+        return f"{len(missing)} of the model's {len(expected)} arrays missing (first: {missing[0]})"
+    for name, shape in expected.items():
+        if model[name] != shape:
+            return f"{name} has shape {model[name]}, the model expects {shape}"
+    if len(model) != len(expected):
+        return f"{len(model) - len(expected)} arrays the model does not have"
+    return None
+
+
+def _stamped_epoch(path: Path, metadata: Path) -> int | None:
+    """The epochs completed when ``path`` was saved: its stamp, else (older backups) ``metadata``'s."""
+    with h5py.File(path, "r") as f:
+        if EPOCH_ATTR in f.attrs:
+            return int(f.attrs[EPOCH_ATTR])
+    try:
+        return int(json.loads(metadata.read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class BackupState:
+    """What a backup folder holds: the good weights file (``source``) and its epoch, the problems of
+    the files that were passed over; ``exists`` when any backup file is there at all."""
+
+    folder: Path
+    exists: bool
+    source: Path | None = None
+    epoch: int = 0
+    problems: tuple[str, ...] = ()
+
+    @property
+    def fell_back(self) -> bool:
+        return self.source is not None and self.source.name == PREVIOUS
+
+
+def has_backup(backup_dir: Path) -> bool:
+    """Whether ``backup_dir`` holds any file Keras' ``BackupAndRestore`` would restore from."""
+    return any((backup_dir / name).exists() for name in (WEIGHTS, PREVIOUS, METADATA))
+
+
+def optimizer_layout(path: Path) -> dict[str, tuple[int, ...]]:
+    """``{array path: shape}`` of the optimizer state saved in the backup ``path``."""
+    return {k: v for k, v in _layout(path).items() if k.startswith("optimizer/")}
+
+
+def inspect_backup(backup_dir: Path, expected: dict[str, tuple[int, ...]]) -> BackupState:
+    """Check ``latest.weights.h5``, then ``latest.weights.h5.bkp``, against ``expected``
+    (:func:`expected_layout`); changes nothing."""
+    files = [backup_dir / name for name in (WEIGHTS, PREVIOUS, METADATA)]
+    if not has_backup(backup_dir):
+        return BackupState(backup_dir, exists=False)
+    problems = []
+    for path, metadata in ((files[0], backup_dir / METADATA), (files[1], backup_dir / f"{METADATA}.bkp")):
+        if not path.exists():
+            problems.append(f"{path}: missing")
+            continue
+        problem = _problem(path, expected)
+        epoch = _stamped_epoch(path, metadata) if problem is None else None
+        if problem is None and not epoch:
+            problem = "no record of the epoch it was saved at"
+        if problem is None:
+            return BackupState(backup_dir, True, path, epoch or 0, tuple(problems))
+        problems.append(f"{path}: {problem}")
+    return BackupState(backup_dir, True, None, 0, tuple(problems))
+
+
+def adopt_backup(state: BackupState) -> None:
+    """Make ``state.source`` the backup Keras restores (``latest.weights.h5``) with its epoch count."""
+    assert state.source is not None
+    latest = state.folder / WEIGHTS
+    if state.source != latest:
+        temp = private_temp(latest)
+        os.link(state.source, temp)  # keep the .bkp until the copy is in place
+        commit(temp, latest)
+    _write_metadata(state.folder, state.epoch)
 
 
 def backed_up_epochs(backup_dir: Path) -> int:
@@ -90,6 +233,4 @@ class RunHistory(keras.callbacks.Callback):
         self.rows.append({k: float(v) for k, v in (logs or {}).items()})
         if self.write:
             self.backup_dir.mkdir(parents=True, exist_ok=True)
-            tmp = self.backup_dir / f".{HISTORY}.tmp"
-            tmp.write_text(json.dumps(self.rows))
-            os.replace(tmp, self.backup_dir / HISTORY)
+            write_text_atomic(self.backup_dir / HISTORY, json.dumps(self.rows))

@@ -10,8 +10,15 @@ defaults; explicit options override it.
 ``--strategy mirrored|multi-worker`` trains with ``tf.distribute`` (see
 :mod:`sepconv_keras.distribute`). Each epoch is backed up (``BackupAndRestore``);
 ``--resume`` continues a killed run where its last epoch ended, and ends as the
-uninterrupted run would (see :mod:`sepconv_keras.resume`). Op determinism is on:
+uninterrupted run would (see :mod:`sepconv_keras.resume`); a backup is checked before it is trusted
+(a damaged one falls back to the epoch before), and a resume with options that change the run (learning
+rate, optimizer, batch size, schedule) is refused unless ``--override`` is given. Op determinism is on:
 the same seed gives the same weights.
+
+One run per ``--output-dir`` (:func:`sepconv.runlock.lock_run`): a second is refused, naming the first.
+Every file is written under a private name and renamed into place. SIGTERM stops the run with status
+143 and Ctrl-C with 130, after writing the learning curves of the finished epochs, with one line that
+says what was saved and how to resume.
 
 Failures: the recipe, the options and the data are checked before TensorFlow is
 imported, and any error is one line on stderr with a non-zero status
@@ -27,15 +34,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shlex
 import shutil
+import signal
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sepconv.errors import InputError, TrainingError, run_main
-from sepconv.paths import check_output_dir
+from sepconv.errors import InputError, Terminated, TrainingError, run_main, terminate_on_sigterm
+from sepconv.paths import check_output_dir, write_text_atomic
 from sepconv.recipes import Recipe, RecipeError, load_recipe, recipe_path
 from sepconv_keras.predict import add_predict_parser, predict
 
@@ -86,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--resume", action="store_true", help="continue the interrupted run backed up in --output-dir"
     )
+    p.add_argument(
+        "--override",
+        action="store_true",
+        help="with --resume: accept options that differ from the interrupted run's (each one is reported)",
+    )
     predict = add_predict_parser(sub)
     for where in (parser, p, predict):
         where.add_argument(
@@ -117,18 +132,53 @@ def recipe_with_options(args: argparse.Namespace) -> Recipe:
         raise RecipeError(f"{recipe_path(args.recipe)} with the command-line options: {e}") from None
 
 
-def train(args: argparse.Namespace) -> dict[str, float]:
+@dataclasses.dataclass
+class Progress:
+    """How far a run got, for the line printed when a signal stops it (:meth:`stopped_note`)."""
+
+    argv: list[str]
+    lock: Any = None  # the --output-dir lock (sepconv.runlock.RunLock), held while this lives
+    out: Path | None = None
+    epochs: int = 0
+    trained: bool = False
+
+    def stopped_note(self) -> str | None:
+        if self.out is None:
+            return "nothing was saved"
+        from sepconv_keras.resume import backed_up_epochs
+
+        best = self.out / "best.keras"
+        if self.trained:
+            return f"training had finished: {best} and {self.out / 'last.keras'} are saved"
+        try:
+            done = backed_up_epochs(self.out / "backup")
+        except ValueError:
+            done = 0
+        if not done:
+            return "no epoch had finished, nothing was saved"
+        args = self.argv if "--resume" in self.argv else [*self.argv, "--resume"]
+        return (
+            f"epoch {done} of {self.epochs} is backed up in {self.out / 'backup'} and the best model so far "
+            f"is {best}; continue with `{PROG} {shlex.join(args)}`"
+        )
+
+
+def train(args: argparse.Namespace, progress: Progress | None = None) -> dict[str, float]:
     """Run the recipe; returns the test metrics of the final and the best model.
 
-    Raises :class:`~sepconv.errors.TrainingError` if the loss became non-finite.
+    Raises :class:`~sepconv.errors.TrainingError` if the loss became non-finite. ``progress``, if
+    given, is kept up to date for the line a signal prints.
     """
     from sepconv.data import load_splits
 
+    progress = progress or Progress([])
     multi_worker = args.strategy == "multi-worker"
     if multi_worker and args.resume:
         raise ValueError(
             "--resume is not supported with --strategy multi-worker (each worker would need its backup)"
         )
+    if args.override and not args.resume:
+        raise InputError("--override applies only with --resume")
     recipe = recipe_with_options(args)
     check_output_dir(args.output_dir, "--output-dir")
     splits = load_splits(recipe.data_dir, download=recipe.download and not args.no_download)
@@ -147,7 +197,15 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     from sepconv_keras.model import build_model
     from sepconv_keras.nonfinite import NonFiniteStop
     from sepconv_keras.optim import make_optimizer
-    from sepconv_keras.resume import RunHistory, backed_up_epochs, recover_backup
+    from sepconv_keras.resume import (
+        AtomicBackupAndRestore,
+        RunHistory,
+        adopt_backup,
+        expected_layout,
+        has_backup,
+        inspect_backup,
+    )
+    from sepconv_keras.run_options import run_options, write_options
 
     strategy = make_strategy(args.strategy, args.cpu_replicas)  # before any other TensorFlow work
 
@@ -159,31 +217,13 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     chief = is_chief(strategy)
     # Other workers of a cluster write their (identical) files into a scratch directory.
     out = Path(args.output_dir) if chief else Path(tempfile.mkdtemp(prefix="sepconv-keras-worker-"))
+    if chief:
+        from sepconv.runlock import lock_run
+
+        progress.lock = lock_run(out, "--output-dir", f"{PROG} {shlex.join(progress.argv)}")
     out.mkdir(parents=True, exist_ok=True)
     backup = out / "backup"
-    if args.resume and recover_backup(backup):
-        print(f"sepconv-keras: the latest backup in {backup} was cut short; resuming from the one before")
-    first_epoch = backed_up_epochs(backup)
-    if first_epoch and not args.resume:
-        raise ValueError(
-            f"{backup} holds the backup of an interrupted run (after epoch {first_epoch}); "
-            "pass --resume to continue it, or delete the directory to start again"
-        )
-
     steps = args.steps_per_epoch or -(-len(splits.y_train) // batch_size)
-    shard = tf.data.Options()
-    shard.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    train_ds = train_stream(
-        splits.x_train,
-        splits.y_train,
-        batch_size,
-        seed=seed,
-        first_epoch=first_epoch,
-        epochs=epochs,
-        steps=steps,
-        background=splits.background if recipe.augment else None,
-    ).with_options(shard)
-    val_ds = make_dataset(splits.x_val, splits.y_val, 500).with_options(shard)
 
     schedule: float | keras.optimizers.schedules.LearningRateSchedule = lr
     if recipe.schedule == "cosine":
@@ -198,6 +238,57 @@ def train(args: argparse.Namespace) -> dict[str, float]:
             loss=make_loss(recipe.label_smoothing),
             metrics=["accuracy"],
         )
+
+    options = run_options(recipe, steps)
+    first_epoch = 0
+    if has_backup(backup):
+        with strategy.scope():
+            expected = expected_layout(model)
+        state = inspect_backup(backup, expected)
+        if not args.resume and state.source is not None:
+            raise ValueError(
+                f"{backup} holds the backup of an interrupted run (after epoch {state.epoch}); "
+                "pass --resume to continue it, or delete the directory to start again"
+            )
+        if not args.resume:
+            print(
+                f"{PROG}: discarding {backup}, an unusable backup ({'; '.join(state.problems)})",
+                file=sys.stderr,
+            )
+            shutil.rmtree(backup)
+        elif state.source is None:
+            raise InputError(
+                f"--resume: no usable backup in {backup} ({'; '.join(state.problems)}); "
+                "delete the directory to start again"
+            )
+        else:
+            if state.fell_back:
+                print(
+                    f"{PROG}: {state.problems[0]}; resuming from the previous backup, {state.source} "
+                    f"(after epoch {state.epoch})",
+                    file=sys.stderr,
+                )
+            _check_options(backup, options, state.source, expected, args.override)
+            adopt_backup(state)
+            first_epoch = state.epoch
+    progress.out, progress.epochs = out, epochs
+    if chief:
+        write_options(backup, options)
+
+    shard = tf.data.Options()
+    shard.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    train_ds = train_stream(
+        splits.x_train,
+        splits.y_train,
+        batch_size,
+        seed=seed,
+        first_epoch=first_epoch,
+        epochs=epochs,
+        steps=steps,
+        background=splits.background if recipe.augment else None,
+    ).with_options(shard)
+    val_ds = make_dataset(splits.x_val, splits.y_val, 500).with_options(shard)
+
     best = out / "best.keras"
     callbacks: list[keras.callbacks.Callback] = [
         NonFiniteStop(best, steps),
@@ -216,7 +307,7 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     history = RunHistory(backup, restore=list(callbacks), write=not multi_worker)
     callbacks.append(history)
     if not multi_worker:  # last: it saves after the others have seen the epoch
-        callbacks.append(keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True))
+        callbacks.append(AtomicBackupAndRestore(backup))
     try:
         model.fit(
             train_ds,
@@ -232,8 +323,15 @@ def train(args: argparse.Namespace) -> dict[str, float]:
             write_curves(history.rows, out, title="sepconv (Keras)")
         shutil.rmtree(backup, ignore_errors=True)  # the run is over: a rerun starts afresh, not from here
         raise
+    except (KeyboardInterrupt, Terminated):  # the backup stays for --resume; curves of the finished epochs
+        if chief and history.rows:
+            write_curves(history.rows, out, title="sepconv (Keras)")
+        raise
     rows = history.rows
-    model.save(out / "last.keras")  # the final model (every worker saves: scratch files off the chief)
+    _save_atomic(
+        model, out / "last.keras"
+    )  # the final model (every worker saves: scratch files off the chief)
+    progress.trained = True
     if chief:
         write_curves(rows, out, title="sepconv (Keras)")
 
@@ -250,25 +348,72 @@ def train(args: argparse.Namespace) -> dict[str, float]:
         "epochs_run": len(rows),
     }
     if chief:
-        (out / "test_metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+        write_text_atomic(out / "test_metrics.json", json.dumps(results, indent=2) + "\n")
         print(json.dumps(results, indent=2))
     else:
         shutil.rmtree(out, ignore_errors=True)
     return results
 
 
+def _check_options(
+    backup: Path, options: dict[str, Any], source: Path, expected: dict[str, Any], override: bool
+) -> None:
+    """Refuse a resume whose options differ from the interrupted run's (:func:`conflicts`), or with
+    ``override`` report them, and whether the optimizer state still fits (Keras drops it silently)."""
+    from sepconv_keras.resume import optimizer_layout
+    from sepconv_keras.run_options import conflicts, read_options
+
+    saved = read_options(backup)
+    found = conflicts(saved, options) if saved is not None else []
+    if found and not override:
+        raise InputError(
+            f"--resume: options differ from those of the interrupted run in {backup}: {'; '.join(found)}; "
+            "resume with the run's options, or add --override to continue with the new ones"
+        )
+    carried = optimizer_layout(source) == {k: v for k, v in expected.items() if k.startswith("optimizer/")}
+    if found:
+        dropped = "" if carried else "; the optimizer state does not fit the new optimizer and starts afresh"
+        print(f"{PROG}: --override: resuming with {'; '.join(found)}{dropped}", file=sys.stderr)
+    if not carried:  # Keras says so in a UserWarning only; the line above (or the refusal) says it
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        if not found:
+            print(
+                f"{PROG}: the optimizer state in {source} does not fit this optimizer; it starts afresh",
+                file=sys.stderr,
+            )
+
+
+def _save_atomic(model: Any, path: Path) -> None:
+    """``model.save(path)`` through a private temporary file renamed into place."""
+    from sepconv.paths import commit, private_temp
+
+    temp = private_temp(path)
+    try:
+        model.save(temp)
+        commit(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``sepconv-keras``: errors are one line (``--debug``: the traceback)."""
+    """Entry point of ``sepconv-keras``: errors are one line (``--debug``: the traceback); SIGTERM and
+    Ctrl-C stop a training run with 143 and 130 and a line saying what was saved and how to resume."""
     args = list(sys.argv[1:] if argv is None else argv)
+    progress = Progress(args)
 
     def run() -> None:
         parsed = build_parser().parse_args(args)
         if parsed.command == "predict":
             predict(parsed)
         else:
-            train(parsed)
+            train(parsed, progress)
 
-    return run_main(PROG, run, args)
+    previous = signal.getsignal(signal.SIGTERM)
+    terminate_on_sigterm()
+    try:
+        return run_main(PROG, run, args, stopped_note=progress.stopped_note)
+    finally:
+        signal.signal(signal.SIGTERM, previous)  # called in-process (tests): leave the caller's handler
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from sepconv.compat import import_tensorflow
 import_tensorflow()
 import keras  # noqa: E402
 
-from sepconv_keras.checkpoint import AtomicModelCheckpoint, partial_path  # noqa: E402
+from sepconv_keras.checkpoint import AtomicModelCheckpoint  # noqa: E402
 
 
 def _model(value: float) -> keras.Model:
@@ -60,7 +60,7 @@ def test_a_failed_save_keeps_the_previous_file(tmp_path: Path, monkeypatch: pyte
     with pytest.raises(OSError, match="No space left"):
         callback.on_epoch_end(1, {"val_loss": 0.1})
     assert _saved_bias(path) == 1.0
-    assert not partial_path(path).exists()
+    assert not list(tmp_path.glob(".*.partial.*"))
 
 
 def test_a_kill_mid_save_keeps_the_previous_file(tmp_path: Path) -> None:
@@ -84,4 +84,4 @@ def test_a_kill_mid_save_keeps_the_previous_file(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 137, proc.stderr[-2000:]
     assert _saved_bias(path) == 1.0  # the target is the last complete file
-    assert partial_path(path).exists()  # the torn write stayed beside it, under a name nothing loads
+    assert list(tmp_path.glob(".best.*.partial.keras"))  # the torn write stays, under a name nothing loads

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -9,16 +10,21 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.trainer.states import TrainerFn
 
 from sepconv.curves import CURVES, write_curves
 from sepconv.predictions import write_predictions_csv
 
 __all__ = ["LearningCurves", "ProbabilityWriter"]
 
+TITLE = "sepconv (PyTorch Lightning)"
+
 
 class LearningCurves(L.Callback):
-    """Collects ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` per epoch; at the end of ``fit``
-    writes ``learning_curves.png`` and ``metrics.csv`` into the logger's directory.
+    """Collects ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` per epoch (1-based); at the end of
+    ``fit``, and when a fit stops early (a signal, an error), writes ``learning_curves.png`` and
+    ``metrics.csv`` of the finished epochs into the logger's directory (the run folder ``version_N``).
 
     The history is part of the checkpoint, so a resumed run's files cover every epoch.
     """
@@ -39,13 +45,32 @@ class LearningCurves(L.Callback):
         # waits on ranks that have already left (gloo: "Connection closed by peer").
         out = Path(trainer.log_dir or trainer.default_root_dir)
         if trainer.is_global_zero and self.history:
-            self.paths = write_curves(self.history, out, title="sepconv (PyTorch Lightning)")
+            self.paths = write_curves(self.history, out, title=TITLE)
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        """Write the finished epochs' curves (no collective call: the other ranks may be gone)."""
+        if trainer.state.fn != TrainerFn.FITTING or not trainer.is_global_zero or not self.history:
+            return
+        with contextlib.suppress(OSError):  # e.g. the disk is full: the error being raised says so
+            self.paths = write_curves(self.history, _log_dir(trainer), title=TITLE)
 
     def state_dict(self) -> dict[str, Any]:
         return {"history": list(self.history)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = list(state_dict.get("history", []))
+
+
+def _log_dir(trainer: L.Trainer) -> Path:
+    """``trainer.log_dir`` as rank 0 knows it, without its broadcast to the other ranks."""
+    logger = trainer.loggers[0] if trainer.loggers else None
+    if isinstance(logger, (TensorBoardLogger, CSVLogger)):
+        return Path(logger.log_dir)
+    if logger is not None and logger.save_dir is not None:
+        return Path(logger.save_dir)
+    return Path(trainer.default_root_dir)
 
 
 def _labels(trainer: L.Trainer, count: int) -> np.ndarray | None:

@@ -19,6 +19,7 @@ from sepconv.spec import INPUT_SHAPE, NUM_CLASSES
 from sepconv_torch.host_memory import retain_freed_memory
 from sepconv_torch.model import build_model
 from sepconv_torch.optim import MuonSGD, split_parameters
+from sepconv_torch.resume import MAX_EPOCHS_KEY
 
 __all__ = ["STANDARDISATION_KEY", "SepConvLitModule"]
 
@@ -173,28 +174,60 @@ class SepConvLitModule(L.LightningModule):
         self._step(batch, "test_", self.test_loss, self.test_acc)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep the training data's standardisation with the weights (``predict`` on your own images)."""
+        """Keep the training data's standardisation with the weights (``predict`` on your own images),
+        and ``trainer.max_epochs``, the length of a cosine schedule (a resume compares it)."""
         splits = getattr(getattr(self.trainer, "datamodule", None), "splits", None)
         stats = (splits.mean, splits.std) if splits is not None else self.standardisation
         if stats is not None:
             checkpoint[STANDARDISATION_KEY] = {"mean": float(stats[0]), "std": float(stats[1])}
+        if self.trainer.max_epochs is not None:
+            checkpoint[MAX_EPOCHS_KEY] = int(self.trainer.max_epochs)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         stored = checkpoint.get(STANDARDISATION_KEY)
         if stored is not None:
             self.standardisation = (float(stored["mean"]), float(stored["std"]))
+        saved = (checkpoint.get("hyper_parameters") or {}).get("optimizer", "sgd")
+        if saved != self.hparams.optimizer and "optimizer_states" in checkpoint:
+            # resumed with another optimizer (``--override``): its state does not fit; start afresh
+            checkpoint["optimizer_states"], checkpoint["lr_schedulers"] = [], []
+
+    def on_train_start(self) -> None:
+        """After a resume, run the restored optimizer and schedule with this module's hyperparameters.
+
+        Lightning restores each parameter group's ``lr``, ``momentum`` and ``nesterov`` from the
+        checkpoint; they equal this module's unless a resume overrode them (``--override``), and then
+        the module's, which the new checkpoints record, must be the ones that run.
+        """
+        if self.trainer.ckpt_path is None:
+            return
+        fresh = self._build_optimizer()
+        configs = {id(c.optimizer): c.scheduler for c in self.trainer.lr_scheduler_configs}
+        for optimizer in self.trainer.optimizers:
+            for live, new in zip(optimizer.param_groups, fresh.param_groups, strict=True):
+                live.update({k: v for k, v in new.items() if k != "params"})
+            scheduler = configs.get(id(optimizer))
+            if isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR):
+                scheduler.base_lrs = [group["lr"] for group in optimizer.param_groups]
+                scheduler.last_epoch = self.trainer.global_step
+                for group, base, factor in zip(
+                    optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas, strict=True
+                ):
+                    group["initial_lr"] = base
+                    group["lr"] = base * factor(scheduler.last_epoch)  # LambdaLR's own formula
+                scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
 
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         """Class probabilities ``(N, 10)`` (softmax of the logits), as the Keras model outputs."""
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         return torch.softmax(self(x), dim=-1)
 
-    def configure_optimizers(self) -> Any:
+    def _build_optimizer(self) -> torch.optim.Optimizer:
+        """SGD, or :class:`MuonSGD`, with this module's hyperparameters."""
         guard_triton()  # the optimizer may import triton; TensorFlow may have been imported since
         hp = self.hparams
-        optimizer: torch.optim.Optimizer
         if hp.optimizer == "muon":
-            optimizer = MuonSGD(
+            return MuonSGD(
                 *split_parameters(self.net),
                 lr=hp.lr,
                 momentum=hp.momentum,
@@ -202,10 +235,11 @@ class SepConvLitModule(L.LightningModule):
                 muon_lr=hp.muon_lr,
                 muon_momentum=hp.muon_momentum,
             )
-        else:
-            optimizer = torch.optim.SGD(
-                self.parameters(), lr=hp.lr, momentum=hp.momentum, nesterov=hp.nesterov
-            )
+        return torch.optim.SGD(self.parameters(), lr=hp.lr, momentum=hp.momentum, nesterov=hp.nesterov)
+
+    def configure_optimizers(self) -> Any:
+        hp = self.hparams
+        optimizer = self._build_optimizer()
         if hp.schedule == "constant":
             return optimizer
         if self.trainer.max_epochs is not None and self.trainer.max_epochs > 0:

@@ -1,0 +1,110 @@
+"""SIGTERM and Ctrl-C (SIGINT) during ``sepconv-torch``: exit 143 / 130 with one line on what was kept.
+
+Inside ``Trainer.fit`` Lightning owns SIGTERM: its handler sets ``trainer.received_sigterm`` (and
+passes the signal on to the other DDP ranks), and every rank raises ``SIGTERMException``, a
+``SystemExit`` with status 0, at the same batch boundary. Ctrl-C raises ``KeyboardInterrupt``, which
+Lightning turns into ``sys.exit(1)`` after stopping. Callbacks see both in ``on_exception``
+(:class:`sepconv_torch.callbacks.LearningCurves` writes the finished epochs' curves there).
+:func:`stopped_as` turns them back into :class:`sepconv.errors.Terminated` and ``KeyboardInterrupt``,
+which :func:`sepconv.errors.run_main` reports as 143 and 130 with :func:`stop_note`.
+
+Outside the trainer (parsing, loading data, writing the outputs) :func:`install` makes SIGTERM raise
+``Terminated`` at once. Inside it, Lightning's handler calls this one too (it chains the handler it
+found); it then leaves the stop to Lightning, so that all ranks stop at the same batch.
+"""
+
+from __future__ import annotations
+
+import shlex
+import signal
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+import lightning as L
+from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from sepconv.errors import Terminated
+from sepconv_torch.checkpoints import find_checkpoint
+from sepconv_torch.resume import run_dir
+
+__all__ = ["install", "received", "resume_command", "stop_note", "stopped_as", "watch"]
+
+#: the signals that arrived in this process, by name
+received: set[str] = set()
+#: the trainer of the running command (set by the CLI), for :func:`stop_note`
+_watched: dict[str, L.Trainer] = {}
+
+
+def watch(trainer: L.Trainer) -> None:
+    """Remember ``trainer``: :func:`stop_note` reports on its checkpoints."""
+    _watched["trainer"] = trainer
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    received.add("SIGTERM")
+    if signal.getsignal(signal.SIGTERM) is not _on_sigterm:
+        return  # called by Lightning's handler, which stops every rank at the next batch boundary
+    raise Terminated(f"signal {signum}")
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    received.add("SIGINT")
+    signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt
+
+
+def install() -> None:
+    """Handle SIGTERM and SIGINT as above (main thread only)."""
+    received.clear()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, _on_sigint)
+
+
+def stopped_as(error: BaseException) -> BaseException | None:
+    """``Terminated`` or ``KeyboardInterrupt`` if ``error`` is how Lightning ended a run a signal stopped.
+
+    ``SIGTERMException``; Lightning's ``sys.exit(1)`` after Ctrl-C; or any other error after SIGTERM
+    (a rank whose peers stopped first loses its connection to them).
+    """
+    if isinstance(error, (Terminated, KeyboardInterrupt)):
+        return None  # already what run_main reports
+    if isinstance(error, SIGTERMException) or "SIGTERM" in received:
+        return Terminated("SIGTERM")
+    if isinstance(error, SystemExit) and "SIGINT" in received:
+        return KeyboardInterrupt()
+    return None
+
+
+def resume_command(argv: Sequence[str], ckpt: str | None) -> str:
+    """``sepconv-torch ARGV``, any ``--ckpt_path`` and ``--override`` replaced by ``--ckpt_path CKPT``."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--ckpt_path":
+            skip = True
+        elif not arg.startswith("--ckpt_path=") and arg != "--override":
+            kept.append(arg)
+    return shlex.join(["sepconv-torch", *kept, *(["--ckpt_path", ckpt] if ckpt else [])])
+
+
+def stop_note(argv: Sequence[str]) -> str | None:
+    """What a stopped ``fit`` kept and the command that resumes it; ``None`` for other commands."""
+    trainer = _watched.get("trainer")
+    if trainer is None or trainer.state.fn != TrainerFn.FITTING:
+        return None
+    callback = trainer.checkpoint_callback
+    last = Path(callback.last_model_path) if callback is not None and callback.last_model_path else None
+    done = trainer.fit_loop.epoch_progress.current.completed
+    of = f" of {trainer.max_epochs}" if trainer.max_epochs and trainer.max_epochs > 0 else ""
+    if last is None or not last.is_file():
+        return f"no checkpoint yet (no epoch finished); start again: {resume_command(argv, None)}"
+    try:
+        newest = find_checkpoint(trainer.default_root_dir, "last")
+    except FileNotFoundError:
+        newest = None
+    which = "last" if newest is not None and newest.resolve() == last.resolve() else str(last)
+    curves = f", learning curves and metrics.csv in {run_dir(last)}" if done else ""
+    return f"kept {last} ({done}{of} epochs done{curves}); resume: {resume_command(argv, which)}"

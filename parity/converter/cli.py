@@ -4,7 +4,8 @@ Keras ``.keras`` / ``.h5`` / ``.weights.h5`` <-> Lightning ``.ckpt``,
 ``.safetensors`` (the exchange format) or a PyTorch state dict ``.pt`` /
 ``.pth``; same-framework pairs (``.h5`` -> ``.keras``, ``.ckpt`` ->
 ``.safetensors``) are re-written through the same validation. Every weight is
-validated before anything is written (shapes, names, and every value finite: a
+validated before anything is written (shapes, names, and every weight floating point
+and finite, :func:`sepconv.weights.check_weights`: an int32 kernel would be cast silently, a
 NaN or Inf weight makes a broken model in either framework); on any error one line goes to stderr
 (:func:`sepconv.errors.run_main`: status 2), and DST is not created (nor an
 existing DST changed).
@@ -19,7 +20,13 @@ from pathlib import Path
 
 from parity.converter.convert import keras_copy, torch_copy
 from parity.converter.errors import WeightFileError, WeightMismatchError
-from parity.converter.files import FORMATS, format_of, load_weights_file, require_finite, save_weights_file
+from parity.converter.files import (
+    FORMATS,
+    check_file_weights,
+    format_of,
+    load_weights_file,
+    save_weights_file,
+)
 from sepconv.errors import run_main
 from sepconv.paths import check_output_path
 
@@ -31,7 +38,9 @@ def convert_file(src: str | Path, dst: str | Path) -> Path:
     src, dst = Path(src), Path(dst)
     target = format_of(dst)  # an unknown DST extension or an unwritable DST fails before SRC is read
     check_output_path(dst, error=WeightFileError)
-    model = require_finite(load_weights_file(src), src, "the converted model would be as broken, not written")
+    model = check_file_weights(
+        load_weights_file(src), src, "the converted model would be as broken, not written"
+    )
     try:
         converted = keras_copy(model) if target.framework == "keras" else torch_copy(model)
     except WeightMismatchError as error:

@@ -18,7 +18,7 @@ import keras
 
 from parity.converter.convert import keras_copy
 from parity.converter.errors import WeightFileError
-from parity.converter.files import file_kind, load_weights_file, require_finite
+from parity.converter.files import check_file_weights, file_kind, load_weights_file
 from parity.harness.broken import BROKEN_PORTS
 from parity.harness.data import load_setup
 from parity.harness.port import REFERENCE_PORT, Port
@@ -78,7 +78,7 @@ def _start(args: argparse.Namespace) -> keras.Model | None:
                 f"{path}: --{want} needs a {want} weight file, this is a {file_kind(path)} one"
             )
         consequence = "parity of a broken model says nothing about the port"
-        return keras_copy(require_finite(load_weights_file(path), path, consequence), "float32")
+        return keras_copy(check_file_weights(load_weights_file(path), path, consequence), "float32")
     return None
 
 

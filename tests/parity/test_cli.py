@@ -103,6 +103,6 @@ def test_non_finite_weights_refused_before_the_run(
     assert main(["--torch", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err == (
-        f"sepconv-parity: error: {path}: non-finite weights (NaN or Inf): conv1.weight (1 of 288); "
+        f"sepconv-parity: error: {path}: unusable weights: conv1.weight: NaN or Inf (1 of 288); "
         "parity of a broken model says nothing about the port"
     )

@@ -185,5 +185,5 @@ def test_non_finite_weights_refused(
     dst = tmp_path / ("out.keras" if source == ".pt" else "out.pt")
     assert main([str(src), str(dst)]) == 2
     err = capsys.readouterr().err.strip()
-    assert f"{src}: non-finite weights (NaN or Inf): {name} (2 of 64)" in err and "not written" in err, err
+    assert f"{src}: unusable weights: {name}: NaN or Inf (2 of 64)" in err and "not written" in err, err
     assert not dst.exists()

@@ -36,13 +36,13 @@ __all__ = [
     "FORMATS",
     "Framework",
     "WeightFormat",
+    "check_file_weights",
     "file_kind",
     "format_of",
     "load_weights_file",
-    "non_finite_weights",
     "register",
-    "require_finite",
     "save_weights_file",
+    "weight_arrays",
 ]
 
 Framework = Literal["keras", "torch"]
@@ -99,39 +99,38 @@ def load_weights_file(path: str | os.PathLike[str]) -> Any:
     return fmt.load(path)
 
 
-def non_finite_weights(model: Any) -> list[str]:
-    """``"name (k of n)"`` for each floating-point weight holding NaN or Inf, of what
-    :func:`load_weights_file` returns (a ``StoredKerasModel`` or a state dict)."""
+def weight_arrays(model: Any) -> dict[str, Any]:
+    """``{name: NumPy array}`` of what :func:`load_weights_file` returns, for
+    :func:`sepconv.weights.check_weights`: a ``StoredKerasModel``'s weights as ``"layer/weight"``, a
+    state dict's tensors by key (bfloat16, which NumPy cannot hold, as float32)."""
     import numpy as np
     import torch
 
     from parity.converter.stored import StoredKerasModel
 
     if isinstance(model, StoredKerasModel):
-        arrays = {
-            f"{layer.name}/{name}": torch.from_numpy(np.asarray(array))
+        return {
+            f"{layer.name}/{name}": np.asarray(array)
             for layer in model.layers
             for name, array in layer.weights
         }
-    else:
-        arrays = dict(model)
-    found = []
-    for name, value in arrays.items():
-        if value.is_floating_point():
-            bad = int((~torch.isfinite(value)).sum())
-            if bad:
-                found.append(f"{name} ({bad} of {value.numel()})")
-    return found
+
+    def numpy(value: Any) -> Any:
+        if not isinstance(value, torch.Tensor):
+            return np.asarray(value)
+        tensor = value.detach().cpu()
+        return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
+
+    return {key: numpy(value) for key, value in model.items()}
 
 
-def require_finite(model: Any, path: str | os.PathLike[str], consequence: str) -> Any:
-    """``model`` (as :func:`load_weights_file` returns it), or ``WeightFileError`` naming ``path``, each
-    weight holding NaN or Inf (the first three) and ``consequence``."""
-    bad = non_finite_weights(model)
-    if bad:
-        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
-        listed = ", ".join(bad[:3]) + more
-        raise WeightFileError(f"{path}: non-finite weights (NaN or Inf): {listed}; {consequence}")
+def check_file_weights(model: Any, path: str | os.PathLike[str], consequence: str) -> Any:
+    """``model`` (as :func:`load_weights_file` returns it), or ``WeightFileError`` naming ``path``,
+    each unusable weight (non-float dtype, NaN or Inf; :func:`sepconv.weights.check_weights`) and
+    ``consequence``."""
+    from sepconv.weights import check_weights
+
+    check_weights(weight_arrays(model), path, consequence, WeightFileError)
     return model
 
 

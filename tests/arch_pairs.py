@@ -1,0 +1,77 @@
+"""Helpers for the description tests: one description built in Keras and PyTorch (float64), same weights.
+
+Keras gets random weights (positive moving variances), then :func:`sepconv_torch.arch.weights.keras_to_torch`
+copies them; the comparisons read every layer's output on both sides (Keras NHWC, PyTorch NCHW).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from sepconv.arch import Architecture
+from sepconv.compat import import_tensorflow
+from sepconv_torch.arch import ArchNet, build_torch
+from sepconv_torch.arch.weights import keras_to_torch
+
+import_tensorflow(quiet=True)
+
+import keras  # noqa: E402
+
+from sepconv_keras.arch import build_keras  # noqa: E402
+
+__all__ = ["build_pair", "keras_layer_outputs", "layer_diffs", "nhwc", "randomize_keras"]
+
+
+def randomize_keras(model: Any, rng: np.random.Generator) -> None:
+    """Kernels stay Keras' seeded Glorot ones (activations of order 1, so 1e-12 is a tight bound); biases,
+    BatchNorm's beta and moving mean N(0, 0.1); gamma and moving variance U(0.5, 1.5)."""
+    for layer in model.layers:
+        arrays = []
+        for variable in layer.weights:
+            shape, name = tuple(variable.shape), variable.path.rsplit("/", 1)[-1]
+            if "kernel" in name:
+                arrays.append(np.asarray(variable))
+            elif name in ("gamma", "moving_variance"):
+                arrays.append(rng.uniform(0.5, 1.5, shape))
+            else:
+                arrays.append(rng.normal(0.0, 0.1, shape))
+        if arrays:
+            layer.set_weights(arrays)
+
+
+def build_pair(arch: Architecture, seed: int = 0) -> tuple[Any, ArchNet]:
+    """Keras model and PyTorch network of ``arch`` in float64 (eval mode), the Keras weights copied over."""
+    model = build_keras(arch, "float64", seed=seed)
+    randomize_keras(model, np.random.default_rng(seed))
+    net = build_torch(arch, dtype=torch.float64).eval()
+    keras_to_torch(model, net)
+    return model, net
+
+
+def nhwc(t: torch.Tensor) -> np.ndarray:
+    """A PyTorch output in Keras' layout."""
+    a = t.detach().numpy()
+    return a.transpose(0, 2, 3, 1) if a.ndim == 4 else a
+
+
+def keras_layer_outputs(model: Any, x: np.ndarray, training: bool = False) -> list[np.ndarray]:
+    """Every layer's output of Keras ``model`` on NHWC ``x``."""
+    probe = keras.Model(model.inputs[0], [layer.output for layer in model.layers])
+    return [np.asarray(y) for y in probe(x, training=training)]
+
+
+def layer_diffs(arch: Architecture, model: Any, net: ArchNet, x: np.ndarray) -> dict[str, float]:
+    """Max abs difference of each layer's output (inference); softmax applied to PyTorch's final logits."""
+    keras_out = keras_layer_outputs(model, x)
+    with torch.no_grad():
+        torch_out = net.forward_layers(torch.from_numpy(x).permute(0, 3, 1, 2))
+    diffs = {}
+    for layer, want in zip(arch.layers, keras_out, strict=True):
+        got = torch_out[layer.name]
+        if layer is arch.layers[-1] and arch.ends_in_softmax():
+            got = torch.softmax(got, dim=1)
+        diffs[layer.name] = float(np.abs(nhwc(got) - want).max())
+    return diffs

@@ -7,11 +7,17 @@ background's colour), scaled so that its longer side is 28 pixels (aspect kept),
 standardised with the training statistics, ``(pixel - mean) / std``. What the user must supply: one
 garment per image on a dark, plain background (invert a photo of a garment on white paper first), roughly
 filling the frame.
+
+Any size up to :data:`MAX_PIXELS` (178,956,970 pixels, about 13,000 x 13,000: PIL's own limit against
+decompression bombs, small files that claim enormous images) is read; a larger image is refused, named,
+before it is decoded. PIL's warning from half that size on is not shown: such images are within the bound.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +25,20 @@ import numpy as np
 
 from sepconv.errors import InputError
 
-__all__ = ["IMAGE_SUFFIXES", "image_files", "load_image", "load_image_folder", "standardise"]
+__all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "image_files", "load_image", "load_image_folder", "standardise"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 SIZE = 28
+#: the largest image read: PIL's default decompression-bomb error limit (``2 * Image.MAX_IMAGE_PIXELS``)
+MAX_PIXELS = 178_956_970
+
+
+def _too_large(path: str | os.PathLike[str], pixels: int, size: tuple[int, int] | None = None) -> InputError:
+    shape = f"{size[0]}x{size[1]} pixels ({pixels:,})" if size else f"{pixels:,} pixels"
+    return InputError(
+        f"{path}: {shape}, more than the {MAX_PIXELS:,} an image may have (about 13,000 x 13,000; larger "
+        "ones are refused undecoded as possible decompression bombs); scale it down first"
+    )
 
 
 def image_files(folder: str | os.PathLike[str]) -> list[Path]:
@@ -41,8 +57,15 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
-            grey = _to_grey(ImageOps.exif_transpose(img))  # a phone photo's EXIF rotation, applied
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # within MAX_PIXELS
+            with Image.open(path) as img:
+                if img.width * img.height > MAX_PIXELS:  # PIL's limit may have been raised
+                    raise _too_large(path, img.width * img.height, img.size)
+                grey = _to_grey(ImageOps.exif_transpose(img))  # a phone photo's EXIF rotation, applied
+    except Image.DecompressionBombError as error:
+        claimed = re.search(r"\((\d+) pixels\)", str(error))
+        raise _too_large(path, int(claimed.group(1)) if claimed else MAX_PIXELS + 1) from None
     except (UnidentifiedImageError, OSError) as error:
         raise InputError(f"{path}: not a readable PNG/JPEG image ({' '.join(str(error).split())})") from None
     scale = SIZE / max(grey.size)

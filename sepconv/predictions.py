@@ -1,4 +1,10 @@
-"""Predictions a person can read: ``predictions.csv`` with class names, beside the probabilities."""
+"""Predictions a person can read: ``predictions.csv`` with class names, beside the probabilities.
+
+:func:`write_predictions` writes both files of a prediction run, ``predictions.npy`` and
+``predictions.csv``, under private temporary names and renames them into place only once both are
+complete (:func:`sepconv.paths.commit_together`): a run that fails, or a full disk, leaves the previous
+pair as it was, and no half-written file.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from sepconv.classes import CLASS_NAMES
+from sepconv.paths import commit_together, private_temp
 
-__all__ = ["write_predictions_csv"]
+__all__ = ["write_predictions", "write_predictions_csv"]
 
 
 def write_predictions_csv(
@@ -47,3 +54,27 @@ def write_predictions_csv(
             name = [files[i]] if files is not None else []
             writer.writerow([i, *name, label, CLASS_NAMES[p], f"{row[p]:.6f}", *(f"{v:.6f}" for v in row)])
     return path
+
+
+def write_predictions(
+    folder: str | os.PathLike[str],
+    probabilities: np.ndarray,
+    labels: np.ndarray | None = None,
+    files: list[str] | None = None,
+) -> tuple[Path, Path]:
+    """Write ``folder/predictions.npy`` (``probabilities``, ``(N, 10)`` float32) and ``predictions.csv``
+    (:func:`write_predictions_csv`) together; returns both paths. ``folder`` is created if missing."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    npy, csv_path = folder / "predictions.npy", folder / "predictions.csv"
+    temps = (private_temp(npy), private_temp(csv_path))
+    try:
+        with open(temps[0], "wb") as f:  # np.save would append ".npy" to a path not ending in it
+            np.save(f, np.asarray(probabilities, dtype=np.float32))
+        write_predictions_csv(temps[1], probabilities, labels, files)
+    except BaseException:
+        for temp in temps:
+            temp.unlink(missing_ok=True)
+        raise
+    commit_together([(temps[0], npy), (temps[1], csv_path)])
+    return npy, csv_path

@@ -14,7 +14,8 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.trainer.states import TrainerFn
 
 from sepconv.curves import CURVES, write_curves
-from sepconv.predictions import write_predictions_csv
+from sepconv.errors import TrainingError
+from sepconv.predictions import write_predictions
 
 __all__ = ["LearningCurves", "ProbabilityWriter"]
 
@@ -91,7 +92,10 @@ class ProbabilityWriter(BasePredictionWriter):
 
     Each rank keeps its batches with their dataset indices; at the end, rank 0 gathers all ranks'
     parts and writes row ``i`` for sample ``i`` (under DDP every sample is predicted exactly once).
-    ``output_dir`` defaults to the trainer's ``default_root_dir``.
+    ``output_dir`` defaults to the trainer's ``default_root_dir``. The two files are written together at
+    the end of the run (:func:`sepconv.predictions.write_predictions`); probabilities holding NaN or Inf
+    stop the run with a :class:`~sepconv.errors.TrainingError` instead, and a failed run leaves the
+    previous files as they were.
     """
 
     def __init__(self, output_dir: str | None = None) -> None:
@@ -131,9 +135,12 @@ class ProbabilityWriter(BasePredictionWriter):
         if len(np.unique(indices)) != len(indices):
             raise RuntimeError(f"predict: {len(indices)} rows but {len(np.unique(indices))} distinct samples")
         ordered = probs[np.argsort(indices, kind="stable")]
-        out = Path(self.output_dir or trainer.default_root_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        self.path = out / "predictions.npy"
-        np.save(self.path, ordered)
+        bad = int(np.count_nonzero(~np.isfinite(ordered).all(axis=1)))
+        if bad:
+            raise TrainingError(
+                f"predict: {bad} of {len(ordered)} rows of probabilities hold NaN or Inf (the network "
+                "overflows on them); nothing written"
+            )
         labels, files = _labels(trainer, len(ordered)), _files(trainer, len(ordered))
-        self.csv_path = write_predictions_csv(out / "predictions.csv", ordered, labels, files)
+        out = Path(self.output_dir or trainer.default_root_dir)
+        self.path, self.csv_path = write_predictions(out, ordered, labels, files)

@@ -8,7 +8,8 @@ validated before anything is written (shapes, names, and every weight floating p
 and finite, :func:`sepconv.weights.check_weights`: an int32 kernel would be cast silently, a
 NaN or Inf weight makes a broken model in either framework); on any error one line goes to stderr
 (:func:`sepconv.errors.run_main`: status 2), and DST is not created (nor an
-existing DST changed).
+existing DST changed). An ``.onnx`` or ``.pt2`` DST records SRC's name and SHA-256, its recipe and
+its test accuracy where known (:mod:`parity.converter.files.provenance`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from parity.converter.files import (
     load_weights_file,
     save_weights_file,
 )
+from parity.converter.files.provenance import source_metadata
 from sepconv.errors import run_main
 from sepconv.paths import check_output_path
 
@@ -45,7 +47,7 @@ def convert_file(src: str | Path, dst: str | Path) -> Path:
         converted = keras_copy(model) if target.framework == "keras" else torch_copy(model)
     except WeightMismatchError as error:
         raise WeightFileError(f"{src}: {error.one_line()}") from error
-    return save_weights_file(converted, dst)
+    return save_weights_file(converted, dst, source_metadata(src) if target.records_metadata else None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,7 +25,7 @@ extension wins (``.weights.h5`` before ``.h5``). Writers go through
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -51,13 +51,16 @@ Framework = Literal["keras", "torch"]
 @dataclass(frozen=True)
 class WeightFormat:
     """One file format: ``load(path)`` returns a model of ``framework`` (a ``StoredKerasModel`` or a state
-    dict); ``save(model, path)`` writes a model of that framework to ``path`` (called on a temporary file)."""
+    dict); ``save(model, path)`` writes a model of that framework to ``path`` (called on a temporary file).
+    A format that ``records_metadata`` is saved as ``save(model, path, metadata)``: string pairs saying
+    where the weights came from (:mod:`.provenance`), kept in the file."""
 
     extension: str
     framework: Framework
     description: str
     load: Callable[[Path], Any]
-    save: Callable[[Any, Path], None]
+    save: Callable[..., None]
+    records_metadata: bool = False
 
 
 #: extension (lower case, with the dot) -> format
@@ -134,8 +137,12 @@ def check_file_weights(model: Any, path: str | os.PathLike[str], consequence: st
     return model
 
 
-def save_weights_file(model: Any, path: str | os.PathLike[str]) -> Path:
+def save_weights_file(
+    model: Any, path: str | os.PathLike[str], metadata: Mapping[str, str] | None = None
+) -> Path:
     """Write ``model`` (of the format's framework) to ``path`` atomically; returns ``path``.
+
+    ``metadata`` is kept in formats that record it (:attr:`WeightFormat.records_metadata`).
 
     ``WeightFileError`` naming ``path`` if it cannot be written (no such folder, a directory, read-only).
     """
@@ -144,6 +151,8 @@ def save_weights_file(model: Any, path: str | os.PathLike[str]) -> Path:
 
     fmt = format_of(path)
     check_output_path(path, error=WeightFileError)
+    if fmt.records_metadata:
+        return atomic_write(path, lambda tmp: fmt.save(model, tmp, dict(metadata or {})))
     return atomic_write(path, lambda tmp: fmt.save(model, tmp))
 
 

@@ -5,9 +5,15 @@
             ``(N, 1, 28, 28)`` float32, standardised as in training, dynamic
             batch; outputs ``logits`` and ``probabilities`` ``(N, 10)``;
             metadata ``class_names`` (JSON), ``mean`` and ``std`` (of the raw
-            0-255 pixels, ``x = (pixel - mean) / std``)
-``.pt2``    a ``torch.export`` ExportedProgram with the same input and outputs
+            0-255 pixels, ``x = (pixel - mean) / std``), ``input``, and where
+            the weights came from (:mod:`.provenance`: ``source_file``,
+            ``source_sha256``, ``recipe``, ``test_accuracy``)
+``.pt2``    a ``torch.export`` ExportedProgram with the same input and outputs;
+            where the weights came from as JSON in its extra file
+            :data:`PT2_METADATA`
 ==========  ==================================================================
+
+:func:`read_metadata` reads either back as a dict of strings.
 
 A file is kept only after its runtime (ONNX Runtime for ``.onnx``, the
 ExportedProgram itself for ``.pt2``) has run it on real test images and matched
@@ -24,6 +30,7 @@ import contextlib
 import io
 import json
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +41,23 @@ from torch import nn
 from parity.converter.errors import WeightFileError
 from sepconv.classes import CLASS_NAMES
 
-__all__ = ["FORMATS", "PROBABILITY_TOL", "DeployedNet", "export_onnx", "export_pt2", "verify_images"]
+__all__ = [
+    "FORMATS",
+    "PROBABILITY_TOL",
+    "PT2_METADATA",
+    "DeployedNet",
+    "export_onnx",
+    "export_pt2",
+    "read_metadata",
+    "verify_images",
+]
 
 #: max |Δ probability| between the exported file's runtime and the PyTorch network
 PROBABILITY_TOL = 1e-5
 #: images of the test split the verification runs
 VERIFY_IMAGES = 256
+#: the extra file of a ``.pt2`` holding its metadata (JSON object of strings)
+PT2_METADATA = "sepconv_metadata.json"
 
 
 class DeployedNet(nn.Module):
@@ -112,8 +130,9 @@ def _prepare(model: Any) -> tuple[DeployedNet, np.ndarray, dict[str, float], tor
 _DYNAMIC_BATCH = ({0: torch.export.Dim("batch", min=1)},)
 
 
-def export_onnx(model: Any, path: Path) -> None:
-    """Write ``model`` (a network, LightningModule or state-dict-loaded network) as ONNX at ``path``."""
+def export_onnx(model: Any, path: Path, metadata: Mapping[str, str] | None = None) -> None:
+    """Write ``model`` (a network, LightningModule or state-dict-loaded network) as ONNX at ``path``,
+    with ``metadata`` (where the weights came from) among its ``metadata_props``."""
     import onnx
     import onnxruntime
 
@@ -136,6 +155,7 @@ def export_onnx(model: Any, path: Path) -> None:
     meta["input"] = (
         "images: (N, 1, 28, 28) float32, (pixel - mean) / std, garment bright on a dark background"
     )
+    meta.update(metadata or {})
     for key, value in meta.items():
         proto.metadata_props.add(key=key, value=value)
     onnx.save(proto, str(path))
@@ -144,18 +164,31 @@ def export_onnx(model: Any, path: Path) -> None:
     _compare(path, expected, found, "ONNX Runtime")
 
 
-def export_pt2(model: Any, path: Path) -> None:
-    """Write ``model`` as a ``torch.export`` ExportedProgram (``.pt2``) at ``path``."""
+def export_pt2(model: Any, path: Path, metadata: Mapping[str, str] | None = None) -> None:
+    """Write ``model`` as a ``torch.export`` ExportedProgram (``.pt2``) at ``path``, with ``metadata`` as
+    JSON in its extra file :data:`PT2_METADATA`."""
     deployed, images, _, expected = _prepare(model)
     with _quiet():
         program = torch.export.export(
             deployed, (torch.from_numpy(images[:2]),), dynamic_shapes=_DYNAMIC_BATCH
         )
-    torch.export.save(program, str(path))
+    torch.export.save(program, str(path), extra_files={PT2_METADATA: json.dumps(dict(metadata or {}))})
     loaded = torch.export.load(str(path)).module()
     with torch.no_grad():
         found = loaded(torch.from_numpy(images))[1].numpy()
     _compare(path, expected, found, "the saved ExportedProgram")
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata of an exported ``.onnx`` (its ``metadata_props``) or ``.pt2`` (:data:`PT2_METADATA`)."""
+    path = Path(path)
+    if path.suffix.lower() == ".onnx":
+        import onnx
+
+        return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    extra = {PT2_METADATA: ""}
+    torch.export.load(str(path), extra_files=extra)
+    return json.loads(extra[PT2_METADATA] or "{}")
 
 
 def _export_only(path: Path) -> Any:
@@ -172,9 +205,15 @@ def _formats() -> tuple[Any, ...]:
             "ONNX model (export only), verified with ONNX Runtime",
             _export_only,
             export_onnx,
+            records_metadata=True,
         ),
         WeightFormat(
-            ".pt2", "torch", "torch.export ExportedProgram (export only), verified", _export_only, export_pt2
+            ".pt2",
+            "torch",
+            "torch.export ExportedProgram (export only), verified",
+            _export_only,
+            export_pt2,
+            records_metadata=True,
         ),
     )
 

@@ -5,6 +5,8 @@ weights both ways. Each numerics point also has a broken variant that these chec
 from __future__ import annotations
 
 import functools
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -219,3 +221,24 @@ def test_broken_depth_multiplier_channel_order_is_caught() -> None:
         c, m = 3, 2
         w.copy_(w.reshape(c, m, *w.shape[1:]).transpose(0, 1).reshape(w.shape))
     assert _worst(arch, model, net) > 1e-3
+
+
+def test_mobilenet_description_is_keras_applications() -> None:
+    import keras
+
+    built = keras.applications.MobileNet(input_shape=(32, 32, 3), alpha=0.25, weights=None, classes=10)
+    read = A.architecture_from_config(json.loads(built.to_json()))
+    shipped = A.load_yaml("mobilenet_v1_025_32")
+    # Keras numbers its unnamed Reshape by how many it has made in the process; the file names it 'reshape'
+    renamed = [A.Reshape("reshape", x.target_shape) if isinstance(x, A.Reshape) else x for x in read.layers]
+    assert tuple(renamed) == shipped.layers
+    assert read.input_shape == shipped.input_shape
+    assert {la.name: la.count_params() for la in built.layers if la.count_params()} == read.param_counts()
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_saved_keras_files_read_back_as_the_description(suffix: str, tmp_path: Path) -> None:
+    arch = CHAINS["depth_multiplier_2"]  # gelu_tanh travels as the registered sepconv>gelu_tanh
+    model, _ = _shared_pair("depth_multiplier_2")
+    model.save(tmp_path / f"m{suffix}")
+    assert A.load_keras_architecture(tmp_path / f"m{suffix}") == arch

@@ -47,7 +47,7 @@ Shape = tuple[int, ...]
 Weight = tuple[str, tuple[int, ...], bool]
 
 #: activation names (Keras' strings; ``gelu_tanh`` is GELU with ``approximate=True``, which Keras has no
-#: string for; ``swish`` is Keras' other name for ``silu``); ``softmax`` only on the last layer
+#: string for; ``swish`` is Keras' other name for ``silu``, stored as ``silu``); ``softmax`` only last
 ACTIVATIONS = (
     "linear",
     "relu",
@@ -176,12 +176,24 @@ def _windowed(
     )
 
 
+def _equal_strides(layer: Layer) -> None:
+    """TensorFlow's depthwise convolution runs only with the same stride along height and width."""
+    strides = layer.strides  # type: ignore[attr-defined]
+    if strides[0] != strides[1]:
+        raise layer.refuse(
+            f"strides must be the same along height and width (TensorFlow's depthwise convolution "
+            f"supports no other), received strides={strides}"
+        )
+
+
 @dataclass(frozen=True)
 class _Activated(Layer):
     """A layer with an ``activation`` argument (``linear``: none)."""
 
     def check(self) -> None:
         self._choice("activation", ACTIVATIONS)
+        if self.activation == "swish":  # type: ignore[attr-defined]
+            object.__setattr__(self, "activation", "silu")  # Keras' own name for it, as it saves it
 
 
 @dataclass(frozen=True)
@@ -241,6 +253,7 @@ class SeparableConv2D(_Conv):
     def check(self) -> None:
         self._positive_ints("filters", "depth_multiplier")
         super().check()
+        _equal_strides(self)
 
     def weights(self, shape: Shape) -> tuple[Weight, ...]:
         c, dm = shape[-1], self.depth_multiplier
@@ -267,6 +280,7 @@ class DepthwiseConv2D(_Conv):
     def check(self) -> None:
         self._positive_ints("depth_multiplier")
         super().check()
+        _equal_strides(self)
 
     def out_channels(self, in_channels: int) -> int:
         return in_channels * self.depth_multiplier

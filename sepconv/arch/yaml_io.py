@@ -137,6 +137,10 @@ def layer_to_dict(layer: Layer) -> dict[str, Any]:
         if f.name == "target_shape":
             out[f.name] = list(value)
             continue
+        if f.name == "padding" and isinstance(value, tuple):  # ZeroPadding2D: ((top, bottom), (left, right))
+            flat = [v for pair in value for v in pair]
+            out[f.name] = flat[0] if len(set(flat)) == 1 else [list(pair) for pair in value]
+            continue
         out[f.name] = _plain(value)
     return out
 

@@ -16,7 +16,7 @@ declare -A steps=(
 )
 for name in $(printf '%s\n' "${!steps[@]}" | sort); do
     dir=$runs/$name
-    [ -f "$dir/test_metrics.json" ] && continue
+    [ -f "$dir/lightning_logs/version_0/test_metrics.json" ] && continue  # test writes beside the run
     # shellcheck disable=SC2086
     $bin/sepconv-torch fit --config $ref ${steps[$name]} --trainer.default_root_dir=$dir --trainer.enable_progress_bar=false
     # shellcheck disable=SC2086
@@ -24,5 +24,5 @@ for name in $(printf '%s\n' "${!steps[@]}" | sort); do
         --trainer.logger=false --trainer.enable_progress_bar=false
 done
 for name in $(printf '%s\n' "${!steps[@]}" | sort); do
-    printf '%s\t%s\n' "$name" "$($bin/python -c "import json,sys; print(round(json.load(open(sys.argv[1]))['test_accuracy'], 4))" "$runs/$name/test_metrics.json")"
+    printf '%s\t%s\n' "$name" "$($bin/python -c "import json,sys; print(round(json.load(open(sys.argv[1]))['test_accuracy'], 4))" "$runs/$name/lightning_logs/version_0/test_metrics.json")"
 done

@@ -31,7 +31,7 @@ def main(runs: list[str]) -> None:
         print("|---|" + "---|" * len(rows))
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
             print(f"| {key} | " + " | ".join(f"{float(r[key]):.3f}" for r in rows) + " |")
-        test = json.loads((run / "test_metrics.json").read_text())
+        test = json.loads((metrics_file(run).parent / "test_metrics.json").read_text())  # beside the run
         print(f"\ntest accuracy: {test['test_accuracy']:.4f} (test loss {test['test_loss']:.4f})")
         if "best_test_accuracy" in test:
             print(f"best-val_loss checkpoint: test accuracy {test['best_test_accuracy']:.4f}")

@@ -5,6 +5,24 @@ with ``sepconv/recipes/tuned.yaml`` gives the tuned one. Subcommands ``fit``,
 ``validate``, ``test``, ``predict``; ``--ckpt_path best|last`` also finds the
 checkpoints of an earlier ``fit`` run under the same ``--trainer.default_root_dir``.
 
+Where each command writes (and prints that it did):
+
+* ``fit``: a run folder ``<default_root_dir>/lightning_logs/version_N`` holding ``checkpoints/``
+  (``best-epoch=NN-val_loss=X.ckpt``, epochs counted from 1, and ``last.ckpt``), ``metrics.csv``,
+  ``learning_curves.png``, ``config.yaml`` and the TensorBoard events. ``fit --ckpt_path`` continues
+  in the checkpoint's own run folder, keeping its best checkpoint unless a later epoch beats it.
+  Recipe options that differ from the checkpoint's (:mod:`sepconv_torch.resume`) are refused, each
+  named, unless ``--override`` is given.
+* ``test``: ``test_metrics.json`` in the run folder of the tested checkpoint (beside its
+  ``checkpoints/``; for a checkpoint outside a run folder, beside the file).
+* ``predict``: ``predictions.npy`` and ``predictions.csv`` in ``--predictions.output_dir``
+  (default ``--trainer.default_root_dir``).
+* ``test``, ``validate`` and ``predict`` log nothing to TensorBoard and make no ``version_N`` unless
+  ``--trainer.logger`` is given.
+
+SIGTERM and Ctrl-C stop a ``fit`` with status 143 / 130 and one line naming the kept ``last.ckpt``
+and the command that resumes it (:mod:`sepconv_torch.signals`).
+
 Errors: every ``--config`` file's recipe keys are checked by the shared rules
 (:func:`sepconv.recipes.check_lightning_config`), a checkpoint is checked before
 Lightning loads it, and :func:`cli_main` prints any error as one line
@@ -19,6 +37,7 @@ import logging
 import os
 import sys
 import warnings
+from argparse import SUPPRESS
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,24 +45,31 @@ from typing import Any
 import lightning as L
 from jsonargparse import ArgumentError
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
-from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
+from lightning.pytorch.callbacks import EarlyStopping
+from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI, SaveConfigCallback
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
+from sepconv import errors
 from sepconv.errors import InputError, run_main
 from sepconv.paths import check_output_dir
 from sepconv.recipes import check_lightning_config
+from sepconv_torch import signals
 from sepconv_torch.callbacks import LearningCurves, ProbabilityWriter
 from sepconv_torch.checkpoints import AtomicCheckpointIO, check_checkpoint, find_checkpoint
 from sepconv_torch.data import FashionMNISTDataModule
 from sepconv_torch.finite import FiniteGuard
 from sepconv_torch.lit_module import SepConvLitModule
+from sepconv_torch.progress import counting_from_one
+from sepconv_torch.resume import RunCheckpoint, option_conflicts, run_dir
 
 __all__ = ["SepConvCLI", "cli_main", "config_files", "make_cli"]
 
 PROG = "sepconv-torch"
 #: ckpt_path values Lightning resolves itself (not file paths)
 _NAMED_CKPTS = ("best", "last", "hpc", "registry")
+#: the loggers Lightning makes by default (TensorBoard's, or without it CSV)
+_DEFAULT_LOGGERS = (TensorBoardLogger, CSVLogger)
 #: batches between two redraws of the default progress bar
 PROGRESS_REFRESH = 20
 
@@ -62,11 +88,20 @@ def config_files(argv: Sequence[str]) -> list[str]:
 class SepConvCLI(LightningCLI):
     """LightningCLI with the reference callbacks; options ``--checkpoint.*``, ``--early_stopping.*``.
 
-    (Both are ordinary Lightning callbacks; their defaults are the recipe's.)
+    (Lightning's callbacks, their defaults the recipe's; ``--checkpoint`` is a ``ModelCheckpoint`` that
+    a resumed fit hands its whole state to: :class:`sepconv_torch.resume.RunCheckpoint`.)
+    ``--override``: resume ``fit`` with recipe options that differ from the checkpoint's.
     """
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_argument(
+            "--override",
+            action="store_true",
+            default=SUPPRESS,
+            help="fit --ckpt_path: train on with the options given here where they differ from the "
+            "checkpoint's (optimizer, schedule, batch size, ...), instead of refusing them",
+        )
+        parser.add_lightning_class_args(RunCheckpoint, "checkpoint")
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val_loss",
@@ -98,39 +133,86 @@ class SepConvCLI(LightningCLI):
                 check_lightning_config(path)
         super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
-        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
-        if ckpt_path and ckpt_path not in _NAMED_CKPTS:
-            check_checkpoint(ckpt_path)
-        root = self.config[subcommand].get("trainer", {}).get("default_root_dir") if subcommand else None
+        if not subcommand:
+            return
+        config = self.config[subcommand]
+        root = config.get("trainer", {}).get("default_root_dir")
         if root:
             check_output_dir(root, "--trainer.default_root_dir")
+        which = config.get("ckpt_path")
+        if which in ("best", "last"):  # a file from here on: Lightning reads its hyperparameters
+            config["ckpt_path"] = str(find_checkpoint(root or ".", which))
+            rank_zero_only(print)(f"sepconv-torch: ckpt_path={which!r} -> {config['ckpt_path']}")
+        if config.get("ckpt_path") and config["ckpt_path"] not in _NAMED_CKPTS:
+            checkpoint = check_checkpoint(config["ckpt_path"])
+            if subcommand == "fit":
+                self._check_resume_options(config, checkpoint)
+
+    def _check_resume_options(self, config: Any, checkpoint: dict[str, Any]) -> None:
+        """Refuse recipe options that differ from the checkpoint's, naming each; ``--override``: say so."""
+        conflicts = option_conflicts(
+            checkpoint, config["model"], config["data"], config.get("trainer", {}).get("max_epochs")
+        )
+        if not conflicts:
+            return
+        listed = "; ".join(map(str, conflicts))
+        if not config.get("override"):
+            raise InputError(
+                f"{config['ckpt_path']}: resuming with options that differ from the checkpoint's: {listed} "
+                "(give the checkpoint's values, or add --override to train on with the given ones)"
+            )
+        rank_zero_only(print)(
+            f"sepconv-torch: --override: resuming {config['ckpt_path']} with {listed}", file=sys.stderr
+        )
+
+    def _parse_ckpt_path(self) -> None:
+        """``test``/``validate``/``predict`` build the model from the checkpoint's hyperparameters
+        (Lightning's behaviour); ``fit`` keeps the options given, which :meth:`parse_arguments` compared."""
+        if self.config.get("subcommand") != "fit":
+            super()._parse_ckpt_path()
 
     def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
         """The configured trainer; it writes checkpoints atomically unless another checkpoint IO is set.
 
-        Lightning's default progress bar redraws after every batch, which costs about 0.4 ms of a
-        10 ms training step here (benchmarks/step_time.py); the default bar of this CLI redraws
-        every :data:`PROGRESS_REFRESH` batches. A bar configured in ``--trainer.callbacks`` is kept.
+        Lightning's default progress bar counts epochs from 0; this CLI's counts from 1
+        (:mod:`sepconv_torch.progress`). Lightning's tqdm bar redraws after every batch, which costs
+        about 0.4 ms of a 10 ms training step here (benchmarks/step_time.py); this CLI's redraws every
+        :data:`PROGRESS_REFRESH` batches. A bar configured in ``--trainer.callbacks`` is kept.
         """
         trainer = super().instantiate_trainer(**kwargs)
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
             trainer.strategy.checkpoint_io = AtomicCheckpointIO()
         bar = trainer.progress_bar_callback
-        if type(bar) is TQDMProgressBar and bar.refresh_rate == 1:
-            trainer.callbacks[trainer.callbacks.index(bar)] = TQDMProgressBar(refresh_rate=PROGRESS_REFRESH)
+        if bar is not None:
+            trainer.callbacks[trainer.callbacks.index(bar)] = counting_from_one(bar, PROGRESS_REFRESH)
+        self._place_outputs(trainer)
+        signals.watch(trainer)
         return trainer
 
+    def _place_outputs(self, trainer: L.Trainer) -> None:
+        """Where the default logger writes: a resumed ``fit`` into the checkpoint's run folder; nowhere for
+        the other subcommands (which write no ``config.yaml`` either). A logger that was given is kept."""
+        subcommand = self.config.get("subcommand")
+        if not subcommand or self.config[subcommand].get("trainer", {}).get("logger") is not None:
+            return
+        if subcommand != "fit":
+            trainer.logger = None
+            trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, SaveConfigCallback)]
+            return
+        ckpt_path = self.config[subcommand].get("ckpt_path")
+        logger = trainer.logger
+        if ckpt_path and Path(ckpt_path).parent.name == "checkpoints" and type(logger) in _DEFAULT_LOGGERS:
+            run = run_dir(ckpt_path)
+            trainer.logger = type(logger)(save_dir=run.parent.parent, name=run.parent.name, version=run.name)
+            for callback in trainer.checkpoint_callbacks:
+                if isinstance(callback, RunCheckpoint):
+                    callback.resume_from = ckpt_path
+
     def _resolve_ckpt_path(self) -> None:
-        config = self.config_init[self.subcommand]
-        which = config.get("ckpt_path")
-        if which in ("best", "last"):
-            callback = self.trainer.checkpoint_callback
-            if which == "best" and callback is not None and callback.best_model_path:
-                return  # fitted in this process: Lightning knows
-            config["ckpt_path"] = str(find_checkpoint(self.trainer.default_root_dir, which))
-            rank_zero_only(print)(f"sepconv-torch: ckpt_path={which!r} -> {config['ckpt_path']}")
-        if config.get("ckpt_path") and config["ckpt_path"] not in _NAMED_CKPTS:
-            check_checkpoint(config["ckpt_path"], self.model)
+        """Check the checkpoint against the model built (``best``/``last`` were resolved when parsing)."""
+        path = self.config_init[self.subcommand].get("ckpt_path")
+        if path and path not in _NAMED_CKPTS:
+            check_checkpoint(path, self.model)
 
     def before_fit(self) -> None:
         self._resolve_ckpt_path()
@@ -144,15 +226,41 @@ class SepConvCLI(LightningCLI):
     def before_predict(self) -> None:
         self._resolve_ckpt_path()
 
+    def after_fit(self) -> None:
+        """Say where the run was written."""
+        if not self.trainer.is_global_zero:
+            return
+        callback = self.trainer.checkpoint_callback
+        written = [
+            ("last", getattr(callback, "last_model_path", "")),
+            ("best", getattr(callback, "best_model_path", "")),
+        ]
+        curves = next((c.paths for c in self.trainer.callbacks if isinstance(c, LearningCurves)), None)
+        if curves:
+            written += [("learning curves", str(curves[0])), ("metrics", str(curves[1]))]
+        print("sepconv-torch: wrote " + "; ".join(f"{what}: {path}" for what, path in written if path))
+
     def after_test(self) -> None:
-        """Keep the test metrics beside the run: ``<default_root_dir>/test_metrics.json``."""
+        """Write ``test_metrics.json`` into the tested checkpoint's run folder (:func:`run_dir`).
+
+        Without a checkpoint (the model as built), into ``--trainer.default_root_dir``.
+        """
         if not self.trainer.is_global_zero:
             return
         results = {k: float(v) for k, v in self.trainer.callback_metrics.items() if k.startswith("test_")}
-        results["ckpt_path"] = self.config_init[self.subcommand].get("ckpt_path")
-        path = Path(self.trainer.default_root_dir) / "test_metrics.json"
+        ckpt_path = self.config_init[self.subcommand].get("ckpt_path")
+        results["ckpt_path"] = ckpt_path
+        folder = run_dir(ckpt_path) if ckpt_path else Path(self.trainer.default_root_dir)
+        path = folder / "test_metrics.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"sepconv-torch: wrote {path}")
+
+    def after_predict(self) -> None:
+        """Say where the predictions were written."""
+        writer = next((c for c in self.trainer.callbacks if isinstance(c, ProbabilityWriter)), None)
+        if self.trainer.is_global_zero and writer is not None and writer.path is not None:
+            print(f"sepconv-torch: wrote {writer.path} and {writer.csv_path}")
 
 
 def make_cli(args: list[str] | None = None, run: bool = True) -> SepConvCLI:
@@ -233,13 +341,27 @@ def cli_main(args: list[str] | None = None) -> int:
     _info_to_stdout()
     _quiet_library_noise()
 
+    signals.install()
+
     def main() -> None:
         try:
             make_cli(None if args is None else argv)
         except ArgumentError as e:
             raise InputError(f"{' '.join(str(e).split())} (`{PROG} --help` lists the options)") from e
+        except BaseException as e:
+            stopped = signals.stopped_as(e)
+            if stopped is None and not isinstance(e, (errors.Terminated, KeyboardInterrupt)):
+                raise
+            if rank_zero_only.rank != 0:  # one line, from rank 0: the others stop quietly
+                status = (
+                    errors.INTERRUPTED_STATUS if "SIGINT" in signals.received else errors.TERMINATED_STATUS
+                )
+                raise SystemExit(status) from e
+            if stopped is None:
+                raise
+            raise stopped from e
 
-    return run_main(PROG, main, debug=debug or None)
+    return run_main(PROG, main, debug=debug or None, stopped_note=lambda: signals.stop_note(argv))
 
 
 if __name__ == "__main__":

@@ -76,20 +76,21 @@ def test_kill_9_then_resume_is_bit_identical(uninterrupted: Path, tmp_path: Path
 
     done = run(*FIT, f"--trainer.default_root_dir={tmp_path}", "--ckpt_path=last")
     assert str(left) in done.stdout  # resolved to the killed run's checkpoint
-    resumed, expected = weights(tmp_path / LAST.format(1)), weights(uninterrupted)
+    resumed, expected = weights(tmp_path / LAST.format(0)), weights(uninterrupted)  # continued in its run
     assert all(torch.equal(resumed[k], expected[k]) for k in expected), "resumed weights differ"
-    final = torch.load(tmp_path / LAST.format(1), map_location="cpu", weights_only=True)
+    final = torch.load(tmp_path / LAST.format(0), map_location="cpu", weights_only=True)
     assert final["global_step"] == 180
-    rows = (tmp_path / "lightning_logs/version_1/metrics.csv").read_text().splitlines()
+    rows = (tmp_path / "lightning_logs/version_0/metrics.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]  # the curves cover every epoch
 
-    # Two runs under one root now: best|last in a new process come from the newest (version_1).
-    newest = tmp_path / "lightning_logs/version_1"
+    # best|last in a new process come from the run, which the resume continued.
+    newest = tmp_path / "lightning_logs/version_0"
+    assert [p.name for p in (tmp_path / "lightning_logs").iterdir()] == ["version_0"]
     assert find_checkpoint(tmp_path, "last") == newest / "checkpoints/last.ckpt"
     recorded = next(v["best_model_path"] for k, v in final["callbacks"].items() if k.startswith("ModelCheck"))
     assert find_checkpoint(tmp_path, "best") == Path(recorded)
     run(
         "test", f"--trainer.default_root_dir={tmp_path}", "--ckpt_path=last", "--trainer.logger=false", *QUIET
     )
-    metrics = json.loads((tmp_path / "test_metrics.json").read_text())
+    metrics = json.loads((newest / "test_metrics.json").read_text())
     assert metrics["ckpt_path"] == str(newest / "checkpoints/last.ckpt")

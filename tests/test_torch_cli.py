@@ -67,7 +67,7 @@ def test_test_from_checkpoint_in_new_process(run_dir: Path, which: str) -> None:
     cli = make_cli(["test", f"--ckpt_path={which}", f"--trainer.default_root_dir={run_dir}", *quiet])
     metrics = cli.trainer.callback_metrics
     assert 0.0 <= float(metrics["test_accuracy"]) <= 1.0 and float(metrics["test_loss"]) > 0
-    saved = json.loads((run_dir / "test_metrics.json").read_text())
+    saved = json.loads((run_dir / "lightning_logs/version_0/test_metrics.json").read_text())
     assert saved["test_accuracy"] == pytest.approx(float(metrics["test_accuracy"]))
     assert saved["ckpt_path"].endswith(".ckpt") and (which == "last") == saved["ckpt_path"].endswith(
         "last.ckpt"

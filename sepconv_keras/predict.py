@@ -9,7 +9,7 @@ trained with.
 The model is checked before it runs: its output must be ``(N, 10)`` class probabilities, its layers
 those of the sepconv network, and its stored weights floating point and finite
 (:func:`sepconv.weights.check_weights`); a refusal names the file. The two files are written only once
-every prediction is made, each under a private name renamed into place, so a failed or interrupted
+every prediction is made (:func:`sepconv.predictions.write_predictions`), so a failed or interrupted
 run leaves the previous pair as it was.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from sepconv.errors import InputError
-from sepconv.paths import check_output_dir, commit_together, private_temp
+from sepconv.paths import check_output_dir
 
 __all__ = ["add_predict_parser", "predict"]
 
@@ -63,7 +63,7 @@ def predict(args: argparse.Namespace) -> Path:
     """Run ``args.model`` and write the predictions; returns the CSV's path."""
     from sepconv.data import load_splits
     from sepconv.images import load_image_folder
-    from sepconv.predictions import write_predictions_csv
+    from sepconv.predictions import write_predictions
 
     model_path: Path = args.model
     if not model_path.is_file() or model_path.suffix.lower() not in MODEL_SUFFIXES:
@@ -91,20 +91,8 @@ def predict(args: argparse.Namespace) -> Path:
         raise InputError(f"{model_path}: not a Keras model this version can load safely ({error})") from None
     check_model(model, model_path)
     probabilities = np.asarray(model.predict(x, batch_size=500, verbose=0), dtype=np.float32)
-    out: Path = args.output_dir
-    out.mkdir(parents=True, exist_ok=True)
-    npy, csv = out / "predictions.npy", out / "predictions.csv"
-    temps = (private_temp(npy), private_temp(csv))
-    try:
-        with open(temps[0], "wb") as f:  # a path would get np.save's own ".npy" appended
-            np.save(f, probabilities)
-        names = [str(f) for f in files] if files is not None else None
-        write_predictions_csv(temps[1], probabilities, labels, names)
-    except BaseException:
-        for temp in temps:
-            temp.unlink(missing_ok=True)
-        raise
-    commit_together([(temps[0], npy), (temps[1], csv)])
+    names = [str(f) for f in files] if files is not None else None
+    npy, csv = write_predictions(args.output_dir, probabilities, labels, names)
     print(f"wrote {npy} and {csv} ({len(probabilities)} rows)")
     return csv
 

@@ -115,3 +115,21 @@ def test_both_cut_is_nothing_usable(tmp_path: Path, model, expected) -> None:
     state = inspect_backup(backup, expected)
     assert state.exists and state.source is None and len(state.problems) == 2
     assert not inspect_backup(tmp_path / "none", expected).exists
+
+
+def test_a_full_disk_during_a_save_keeps_the_previous_backup(
+    tmp_path: Path, model, expected, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backup = _backup(tmp_path, model, epochs=1)
+    callback = AtomicBackupAndRestore(backup)
+    callback.set_model(model)
+
+    def disk_full(filepath: str, **kwargs: object) -> None:
+        Path(filepath).write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 40)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(model, "save_weights", disk_full)
+    with pytest.raises(OSError, match=r"No space left on device writing .*latest\.weights\.h5; the previous"):
+        callback.on_epoch_end(1)
+    assert sorted(p.name for p in backup.iterdir()) == ["latest.weights.h5", "training_metadata.json"]
+    assert inspect_backup(backup, expected).epoch == 1

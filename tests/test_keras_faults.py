@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shlex
 import shutil
 import signal
@@ -164,3 +165,18 @@ def test_other_options_are_refused_unless_override(interrupted: Path, tmp_path: 
     assert "model.momentum 0.9 (the interrupted run: 0.0)" in note
     assert "the optimizer state does not fit the new optimizer and starts afresh" in note
     assert "UserWarning" not in done.stderr and "Skipping variable loading" not in done.stderr
+
+
+def test_a_second_run_in_the_folder_is_refused_naming_the_first(tmp_path: Path) -> None:
+    from sepconv.runlock import lock_run
+
+    out = tmp_path / "out"
+    with lock_run(out, "--output-dir", "sepconv-keras train --output-dir out"):  # the first run
+        second = subprocess.run(
+            command(*LONG, "--output-dir", str(out)), env=env(), capture_output=True, text=True, check=False
+        )
+    lines = second.stderr.strip().splitlines()
+    assert second.returncode == 2 and len(lines) == 1, second.stderr[-3000:]
+    assert lines[0].startswith(f"sepconv-keras: error: --output-dir {out}: in use by another run (pid ")
+    assert f"(pid {os.getpid()} on host " in lines[0] and "`sepconv-keras train --output-dir out`" in lines[0]
+    assert sorted(p.name for p in out.iterdir()) == [".sepconv.lock"]  # the second run wrote nothing

@@ -242,3 +242,41 @@ def test_saved_keras_files_read_back_as_the_description(suffix: str, tmp_path: P
     model, _ = _shared_pair("depth_multiplier_2")
     model.save(tmp_path / f"m{suffix}")
     assert A.load_keras_architecture(tmp_path / f"m{suffix}") == arch
+
+
+def test_keras2_h5_functional_chain(tmp_path: Path) -> None:
+    """A real Keras 2 (tf_keras) functional model saved as .h5: read as the description, and its float32
+    forward reproduced by the PyTorch build with its weights."""
+    import tf_keras as k2
+
+    layers = k2.layers
+    inputs = k2.Input((12, 10, 3))
+    x = layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False, name="c")(inputs)
+    x = layers.BatchNormalization(name="bn")(x)
+    x = layers.ReLU(6.0, name="r")(x)
+    x = layers.ZeroPadding2D(((0, 1), (0, 1)), name="zp")(x)
+    x = layers.DepthwiseConv2D(3, strides=2, depth_multiplier=2, name="dw")(x)
+    x = layers.SeparableConv2D(4, 3, padding="same", activation="relu6", name="sep")(x)
+    x = layers.LeakyReLU(0.1, name="lr")(x)
+    x = layers.GlobalAveragePooling2D(keepdims=True, name="gap")(x)
+    x = layers.Dropout(0.2, name="drop")(x)
+    x = layers.Reshape((4,), name="rs")(x)
+    model = k2.Model(inputs, layers.Dense(3, activation="softmax", name="out")(x), name="k2func")
+    rng = np.random.default_rng(0)
+    model.get_layer("bn").set_weights([rng.uniform(0.5, 1.5, 8), rng.normal(0, 0.1, 8), rng.normal(0, 0.1, 8),
+                                       rng.uniform(0.5, 1.5, 8)])  # fmt: skip
+    model.save(tmp_path / "k2.h5")
+    arch = A.load_keras_architecture(tmp_path / "k2.h5")
+    assert [type(la).__name__ for la in arch.layers][:5] == [
+        "Conv2D", "BatchNormalization", "ReLU", "ZeroPadding2D", "DepthwiseConv2D"
+    ]  # fmt: skip
+    assert arch.layers[1] == A.BatchNormalization("bn", axis=3)
+    net = build_torch(arch).eval()
+    from sepconv_torch.arch.weights import keras_to_torch
+
+    keras_to_torch(model, net)
+    x = rng.normal(0.0, 1.0, (4, 12, 10, 3)).astype(np.float32)
+    want = model(x, training=False).numpy()
+    with torch.no_grad():
+        got = torch.softmax(net(torch.from_numpy(x).permute(0, 3, 1, 2)), 1).numpy()
+    assert np.abs(got - want).max() < 1e-6

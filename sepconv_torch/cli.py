@@ -62,6 +62,7 @@ from sepconv_torch.finite import FiniteGuard
 from sepconv_torch.lit_module import SepConvLitModule
 from sepconv_torch.progress import counting_from_one
 from sepconv_torch.resume import RunCheckpoint, option_conflicts, run_dir
+from sepconv_torch.threads import CpuThreads
 
 __all__ = ["SepConvCLI", "cli_main", "config_files", "make_cli"]
 
@@ -122,6 +123,7 @@ class SepConvCLI(LightningCLI):
         parser.add_lightning_class_args(LearningCurves, "curves")
         parser.add_lightning_class_args(ProbabilityWriter, "predictions")
         parser.add_lightning_class_args(FiniteGuard, "finite_guard")
+        parser.add_lightning_class_args(CpuThreads, "cpu_threads")
 
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
         """Check the recipe keys of ``--config`` files, parse as LightningCLI does, check ``--ckpt_path``.

@@ -15,7 +15,9 @@ from torch import nn
 from sepconv.arch import layers as L
 from sepconv.arch.errors import ArchitectureError
 from sepconv.arch.network import Architecture, module_name
+from sepconv.init import Initializer
 from sepconv_torch.arch import modules as M
+from sepconv_torch.init import keras_init_
 from sepconv_torch.selu import SELU
 
 __all__ = ["ArchNet", "activation_module", "build_torch"]
@@ -146,13 +148,24 @@ class ArchNet(nn.Module):
 
 
 def build_torch(
-    description: Architecture, seed: int | None = None, dtype: torch.dtype = torch.float32
+    description: Architecture,
+    seed: int | None = None,
+    dtype: torch.dtype = torch.float32,
+    initializer: Initializer = "glorot_uniform",
 ) -> ArchNet:
-    """``ArchNet(description)`` in ``dtype``; ``seed`` makes PyTorch's initial weights repeatable."""
+    """``ArchNet(description)`` in ``dtype``, kernels initialised by Keras' rule for ``initializer``
+    (:func:`sepconv_torch.init.keras_init_`: Keras' fans, a depthwise kernel's included), biases zero,
+    BatchNorm at gamma 1, beta 0, moving mean 0 and variance 1 as Keras; ``seed`` makes it repeatable."""
     if not isinstance(description, Architecture):
         raise ArchitectureError(f"build_torch needs an Architecture, received {type(description).__name__}")
+
+    def build() -> ArchNet:
+        net = ArchNet(description)
+        keras_init_(net, initializer)
+        return net.to(dtype)
+
     if seed is None:
-        return ArchNet(description).to(dtype)
+        return build()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return ArchNet(description).to(dtype)
+        return build()

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from commands import ROOT
 
 from sepconv import arch as A
 from sepconv_torch.arch import build_torch
@@ -116,3 +117,19 @@ def test_export_and_onnx_runtime(name: str) -> None:
     session = onnxruntime.InferenceSession(program.model_proto.SerializeToString())
     got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
     assert np.abs(got - want).max() <= 1e-5 * max(1.0, np.abs(want).max())
+
+
+def test_the_pytorch_side_loads_no_tensorflow() -> None:
+    """Building, and importing the weight mapping, leave TensorFlow, Keras and parity unloaded."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nimport sepconv_torch.arch.weights\nfrom sepconv_torch.arch import build_torch\n"
+        "from sepconv.arch import load_yaml\nbuild_torch(load_yaml('mobilenet_v1_025_32'))\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'parity'}))"
+    )
+    command = [sys.executable, "-c", code]
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"

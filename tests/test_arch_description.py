@@ -38,6 +38,12 @@ def test_yaml_round_trip(name: str, tmp_path: Path) -> None:
     assert A.load_yaml(tmp_path / "x.yaml") == arch
 
 
+def test_description_travels_as_json() -> None:
+    """The plain-data form (what a checkpoint can carry) holds only JSON types and reads back equal."""
+    arch = A.load_yaml("mobilenet_v1_025_32")
+    assert A.from_dict(json.loads(json.dumps(A.to_dict(arch)))) == arch
+
+
 def test_stride_two_same_and_valid_shapes() -> None:
     arch = A.Architecture(
         "n",

@@ -119,6 +119,7 @@ def test_export_and_onnx_runtime(name: str) -> None:
     assert np.abs(got - want).max() <= 1e-5 * max(1.0, np.abs(want).max())
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch: 5-15 s here
 def test_the_pytorch_side_loads_no_tensorflow() -> None:
     """Building, and importing the weight mapping, leave TensorFlow, Keras and parity unloaded."""
     import subprocess

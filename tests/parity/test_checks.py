@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 import pytest
 
@@ -43,6 +45,7 @@ def test_every_check_is_shown_to_fail() -> None:
 def test_broken_port_fails(port: str, check: str, random_model: keras.Model, small_setup: Setup) -> None:
     result = CHECKS[check](random_model, BROKEN_PORTS[port].port, small_setup, "float32")
     assert not result.passed, f"{check} passed the broken port {port}: {result.detail}"
+    assert result.value < math.inf or result.inf_reason, f"{check} on {port}: inf without a reason"
 
 
 @pytest.mark.parametrize(

@@ -59,4 +59,12 @@ def check_activations(
         first,
         detail,
         {"layers": list(range(len(names))), "error": list(errors.values())},
+        inf_reason=next(
+            (
+                f"{name} {'missing in PyTorch' if name not in t else 'shapes differ'}"
+                for name in names
+                if errors[name] == math.inf
+            ),
+            "",
+        ),
     )

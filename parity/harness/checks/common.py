@@ -42,7 +42,14 @@ def failed_transfer(check: str, label: str, tolerance: float, error: WeightMisma
     layer of the first mismatch that has one)."""
     layer = next((m.spec_layer for m in error.mismatches if m.spec_layer is not None), None)
     return CheckResult(
-        check, label, False, math.inf, tolerance, layer, f"weights do not transfer: {error.one_line()}"
+        check,
+        label,
+        False,
+        math.inf,
+        tolerance,
+        layer,
+        f"weights do not transfer: {error.one_line()}",
+        inf_reason="weights do not transfer",
     )
 
 

@@ -63,4 +63,5 @@ def check_forward(
         f"{len(x)} images: max|Δlogits| {raw:.3g} (max|logits| {float(np.max(np.abs(k_logits))):.3g}, "
         f"scaled {e_logits:.3g}), max|Δprob| {e_probs:.3g}, "
         f"argmax differs on {differ} (ties within {tolerance:.0e} aside)",
+        inf_reason="" if same else f"logits shapes differ: {k_logits.shape} vs {t_logits.shape}",
     )

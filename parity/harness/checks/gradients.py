@@ -88,6 +88,7 @@ def _float64(model: keras.Model, port: Port, x: np.ndarray, y: np.ndarray, tol: 
         where,
         f"{len(errors)} weights; worst {where}; loss keras {k_loss:.6f} torch {t_loss:.6f}",
         {"error": errors},
+        inf_reason=f"{where} gradient shapes differ" if value == math.inf else "",
     )
 
 
@@ -127,6 +128,8 @@ def _float32(model: keras.Model, port: Port, x: np.ndarray, y: np.ndarray, tol: 
             "error_float64": cross64,
             "error_float32": cross32,
         },
+        # float32 is judged against each framework's own float64 gradients, which must agree first
+        inf_reason="" if exact else "float64 gradients disagree",
     )
 
 

@@ -7,6 +7,8 @@ Keras steps ``w <- w - lr * grad`` with ``lr`` in each weight's dtype (see
 
 from __future__ import annotations
 
+import math
+
 import keras
 
 from parity.converter.convert import keras_copy
@@ -45,4 +47,5 @@ def check_sgd_step(model: keras.Model, port: Port, setup: Setup, dtype: str = "f
         tol,
         where,
         f"lr {setup.lr}, batch {setup.batch_size}; worst {where}",
+        inf_reason="updated weights do not map back" if diff == math.inf else "",
     )

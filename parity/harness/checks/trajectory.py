@@ -75,4 +75,5 @@ def check_trajectory(model: keras.Model, port: Port, setup: Setup, dtype: str = 
         f"final scaled max|Δw| {dw:.3g} "
         f"(≤ {tol_w:g}, worst {where}); first step over {tol0:g}: {first}",
         {"loss_keras": k_losses, "loss_torch": t_losses, "abs_diff": diffs},
+        inf_reason="a loss is NaN or Inf" if dmax == math.inf else "",
     )

@@ -50,11 +50,12 @@ def guard_triton() -> None:
 def import_tensorflow(quiet: bool = False) -> ModuleType:
     """Import and return ``tensorflow`` after :func:`guard_triton`, so PyTorch stays usable.
 
-    ``quiet`` (the command-line tools) drops the INFO and WARNING lines TensorFlow's C++ runtime
-    writes to stderr as it loads (:mod:`sepconv.native_logs`), lists the GPUs inside the same block
-    (CUDA starts there, so its "failed call to cuInit" on a machine without a driver is dropped too),
-    and sets ``TF_CPP_MIN_LOG_LEVEL=2`` for its later logging unless the user has set it; it changes
-    nothing once TensorFlow is loaded. Where TensorFlow found no CUDA driver, it also silences
+    ``quiet`` (the command-line tools, ``import parity``, ``sepconv_keras.build_model``) drops the
+    INFO and WARNING lines TensorFlow's C++ runtime writes to stderr as it loads
+    (:mod:`sepconv.native_logs`), lists the GPUs inside the same block (CUDA starts there, so its
+    "failed call to cuInit" on a machine without a driver is dropped too), and sets
+    ``TF_CPP_MIN_LOG_LEVEL=2`` for its later logging unless the user has set it; it changes nothing
+    once TensorFlow is loaded. Where TensorFlow found no CUDA driver, it also silences
     PyTorch's "CUDA initialization: Unexpected error from cudaGetDeviceCount()" warning: TensorFlow's
     failed CUDA start leaves that error behind for PyTorch (without TensorFlow, PyTorch counts 0 GPUs
     silently on such a machine), so it says nothing about this machine that matters. And Keras' notice

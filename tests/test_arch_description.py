@@ -314,3 +314,28 @@ def test_keras2_h5_and_keras3_zip_and_json_files(tmp_path: Path) -> None:
         f.create_group("layers")
     with pytest.raises(A.ArchitectureError, match=r"w\.weights\.h5: an HDF5 file without a model_config"):
         A.load_keras_architecture(tmp_path / "w.weights.h5")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe\x00binary", "the file is not valid JSON"),
+        (b"[1, 2]", "the file is not a JSON object"),
+        (b'{"class_name": "Dense", "config": {}}', "not a model config (class_name='Dense')"),
+    ],
+)
+def test_a_broken_config_file_is_refused_by_name(content: bytes, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    path.write_bytes(content)
+    with pytest.raises(A.ArchitectureError) as error:
+        A.load_keras_architecture(path)
+    assert str(error.value).startswith(f"{path}: {message}")
+
+
+def test_a_corrupt_h5_or_zip_is_refused_by_name(tmp_path: Path) -> None:
+    h5 = tmp_path / "broken.h5"
+    h5.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 64)  # the signature, then nothing HDF5 can read
+    with pytest.raises(A.ArchitectureError, match=r"broken\.h5: cannot be read"):
+        A.load_keras_architecture(h5)
+    with pytest.raises(A.ArchitectureError, match=r"not a file"):
+        A.load_keras_architecture(tmp_path)

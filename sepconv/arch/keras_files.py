@@ -62,7 +62,7 @@ def _text(value: Any) -> str:
 def _json(text: Any, source: str, what: str) -> dict[str, Any]:
     try:
         config = json.loads(_text(text))
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ArchitectureError(f"{source}: {what} is not valid JSON ({error})") from error
     if not isinstance(config, dict):
         raise ArchitectureError(f"{source}: {what} is not a JSON object")
@@ -73,24 +73,33 @@ def read_keras_config(path: str | Path) -> dict[str, Any]:
     """The model config of a ``.keras`` zip, a legacy ``.h5`` or a ``.json`` file (read as data only)."""
     path = Path(path)
     if not path.is_file():
-        raise ArchitectureError(f"{path}: no such file")
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            if "config.json" not in archive.namelist():
-                raise ArchitectureError(f"{path}: a zip without config.json, not a .keras model")
-            return _json(archive.read("config.json"), str(path), "config.json")
-    with path.open("rb") as f:
-        is_h5 = f.read(8) == b"\x89HDF\r\n\x1a\n"
-    if is_h5:
-        import h5py  # the Keras extra's dependency; only HDF5 files need it
+        raise ArchitectureError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                if "config.json" not in archive.namelist():
+                    raise ArchitectureError(f"{path}: a zip without config.json, not a .keras model")
+                return _json(archive.read("config.json"), str(path), "config.json")
+        with path.open("rb") as f:
+            is_h5 = f.read(8) == b"\x89HDF\r\n\x1a\n"
+        if is_h5:
+            return _h5_config(path)
+        return _json(path.read_bytes(), str(path), "the file")
+    except (OSError, zipfile.BadZipFile) as error:
+        raise ArchitectureError(f"{path}: cannot be read ({error})") from error
 
-        with h5py.File(path, "r") as f:
-            if "model_config" not in f.attrs:
-                raise ArchitectureError(
-                    f"{path}: an HDF5 file without a model_config attribute (weights only?), no architecture"
-                )
-            return _json(f.attrs["model_config"], str(path), "the model_config attribute")
-    return _json(path.read_bytes(), str(path), "the file")
+
+def _h5_config(path: Path) -> dict[str, Any]:
+    try:
+        import h5py  # the Keras extra's dependency; only HDF5 files need it
+    except ImportError as error:
+        raise ArchitectureError(f"{path}: reading an HDF5 file needs h5py (pip install h5py)") from error
+    with h5py.File(path, "r") as f:
+        if "model_config" not in f.attrs:
+            raise ArchitectureError(
+                f"{path}: an HDF5 file without a model_config attribute (weights only?), no architecture"
+            )
+        return _json(f.attrs["model_config"], str(path), "the model_config attribute")
 
 
 def _activation(value: Any) -> Any:

@@ -202,7 +202,7 @@ class SepConvLitModule(L.LightningModule):
         if self.trainer.ckpt_path is None:
             return
         fresh = self._build_optimizer()
-        configs = {id(c.optimizer): c.scheduler for c in self.trainer.lr_scheduler_configs}
+        configs = {id(c.scheduler.optimizer): c.scheduler for c in self.trainer.lr_scheduler_configs}
         for optimizer in self.trainer.optimizers:
             for live, new in zip(optimizer.param_groups, fresh.param_groups, strict=True):
                 live.update({k: v for k, v in new.items() if k != "params"})

@@ -103,3 +103,19 @@ def test_override_runs_and_records_the_given_options(
     (group,) = final["optimizer_states"][0]["param_groups"]
     assert (group["momentum"], group["lr"]) == (0.9, 0.05)  # what the optimizer ran with
     assert final["optimizer_states"][0]["state"], "the momentum buffers of the resumed steps"
+
+
+def test_override_moves_the_schedule_to_the_given_rate(tmp_path: Path, main) -> None:  # type: ignore[no-untyped-def]
+    """Under a cosine schedule the given ``lr`` becomes the schedule's base rate from the resumed step on."""
+    cosine = ["--model.schedule=cosine", *TINY]
+    cli.make_cli(["fit", f"--trainer.default_root_dir={tmp_path}", *cosine, "--trainer.max_epochs=1"])
+    state = torch.load(tmp_path / RUN / "checkpoints/last.ckpt", map_location="cpu", weights_only=True)
+    assert state["lr_schedulers"][0]["base_lrs"] == [0.01]
+    status = main(
+        ["fit", f"--trainer.default_root_dir={tmp_path}", *cosine, "--trainer.max_epochs=2",
+         "--model.lr=0.05", "--override", "--ckpt_path=last"]
+    )  # fmt: skip
+    assert status == 0
+    final = torch.load(tmp_path / RUN / "checkpoints/last.ckpt", map_location="cpu", weights_only=True)
+    assert final["global_step"] == 4 and final["lr_schedulers"][0]["base_lrs"] == [0.05]
+    assert final["lr_schedulers"][0]["last_epoch"] == 4

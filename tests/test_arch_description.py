@@ -339,3 +339,10 @@ def test_a_corrupt_h5_or_zip_is_refused_by_name(tmp_path: Path) -> None:
         A.load_keras_architecture(h5)
     with pytest.raises(A.ArchitectureError, match=r"not a file"):
         A.load_keras_architecture(tmp_path)
+
+
+def test_a_yaml_that_is_not_text_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "net.yaml"
+    path.write_bytes(b"\xff\xfe\x00\x81binary")
+    with pytest.raises(A.ArchitectureError, match=r"net\.yaml: not valid YAML"):
+        A.load_yaml(path)

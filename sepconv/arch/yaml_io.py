@@ -103,8 +103,8 @@ def load_yaml(path: str | Path) -> Architecture:
     """A description from a YAML file (or a shipped one by name); errors name the file."""
     path = description_path(path)
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
+        data = yaml.safe_load(path.read_bytes().decode())
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise ArchitectureError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from error
     try:
         return from_dict(data, str(path))

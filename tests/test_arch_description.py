@@ -8,6 +8,8 @@ from pathlib import Path
 
 import h5py
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sepconv import arch as A
 from sepconv.spec import REFERENCE, output_shapes, param_counts
@@ -346,3 +348,42 @@ def test_a_yaml_that_is_not_text_is_refused_by_name(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe\x00\x81binary")
     with pytest.raises(A.ArchitectureError, match=r"net\.yaml: not valid YAML"):
         A.load_yaml(path)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 40) | st.sampled_from(["Conv2D", "InputLayer", "same", "x"]),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "class_name",
+                    "config",
+                    "layers",
+                    "name",
+                    "filters",
+                    "kernel_size",
+                    "batch_shape",
+                    "inbound_nodes",
+                    "output_layers",
+                    "padding",
+                    "activation",
+                    "keras_history",
+                ]
+            ),
+            inner,
+            max_size=5,
+        )
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(_JSON)
+def test_any_json_is_read_or_refused_in_one_line(config: object) -> None:
+    """Whatever JSON a file holds: a description, or an ArchitectureError (never another exception)."""
+    try:
+        A.architecture_from_config(config if isinstance(config, dict) else {"config": config}, "m.json")
+    except A.ArchitectureError as error:
+        assert "\n" not in str(error)

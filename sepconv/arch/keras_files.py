@@ -259,6 +259,10 @@ def architecture_from_config(config: dict[str, Any], source: str = "config") -> 
         return Architecture(name, tuple(shape), tuple(layers))  # type: ignore[arg-type]
     except ArchitectureError as error:
         raise ArchitectureError(f"{source}: {error}") from None
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as error:  # malformed JSON structure
+        raise ArchitectureError(
+            f"{source}: not a Keras model config this reader understands ({type(error).__name__}: {error})"
+        ) from None
 
 
 def load_keras_architecture(path: str | Path) -> Architecture:

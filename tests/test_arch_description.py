@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zipfile
 from pathlib import Path
@@ -387,3 +388,33 @@ def test_any_json_is_read_or_refused_in_one_line(config: object) -> None:
         A.architecture_from_config(config if isinstance(config, dict) else {"config": config}, "m.json")
     except A.ArchitectureError as error:
         assert "\n" not in str(error)
+
+
+_VALUES = (
+    st.none() | st.booleans() | st.integers(-2, 9) | st.floats(-2, 2) | st.sampled_from(["same", "relu", "x"])
+)
+
+
+def _layer_mapping(cls: type[A.Layer]) -> st.SearchStrategy[dict]:
+    """A mapping for class ``cls`` with any of its own arguments, each any small value."""
+    arguments = [f.name for f in dataclasses.fields(cls) if f.name != "name"]
+    return st.fixed_dictionaries(
+        {"class": st.just(cls.__name__), "name": st.text("abc", min_size=1, max_size=2)},
+        optional={key: _VALUES | st.lists(_VALUES, max_size=3) for key in arguments},
+    )
+
+
+_LAYER = st.sampled_from(sorted(set(A.LAYER_CLASSES.values()), key=lambda c: c.__name__)).flatmap(
+    _layer_mapping
+)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(_LAYER, min_size=1, max_size=5), st.lists(st.integers(1, 6), min_size=3, max_size=3))
+def test_any_layer_mapping_is_read_or_refused_in_one_line(layers: list[dict], shape: list[int]) -> None:
+    try:
+        arch = A.from_dict({"name": "n", "input_shape": shape, "layers": layers})
+    except A.ArchitectureError as error:
+        assert "\n" not in str(error)
+    else:
+        assert A.from_dict(A.to_dict(arch)) == arch

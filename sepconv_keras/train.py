@@ -200,10 +200,7 @@ def train(args: argparse.Namespace, progress: Progress | None = None) -> dict[st
     from sepconv_keras.resume import (
         AtomicBackupAndRestore,
         RunHistory,
-        adopt_backup,
-        expected_layout,
         has_backup,
-        inspect_backup,
     )
     from sepconv_keras.run_options import run_options, write_options
 
@@ -240,39 +237,9 @@ def train(args: argparse.Namespace, progress: Progress | None = None) -> dict[st
         )
 
     options = run_options(recipe, steps)
-    first_epoch = 0
-    if has_backup(backup):
-        with strategy.scope():
-            expected = expected_layout(model)
-        state = inspect_backup(backup, expected)
-        if not args.resume and state.source is not None:
-            raise ValueError(
-                f"{backup} holds the backup of an interrupted run (after epoch {state.epoch}); "
-                "pass --resume to continue it, or delete the directory to start again"
-            )
-        if not args.resume:
-            print(
-                f"{PROG}: discarding {backup}, an unusable backup ({'; '.join(state.problems)})",
-                file=sys.stderr,
-            )
-            shutil.rmtree(backup)
-        elif state.source is None:
-            raise InputError(
-                f"--resume: no usable backup in {backup} ({'; '.join(state.problems)}); "
-                "delete the directory to start again"
-            )
-        else:
-            if state.fell_back:
-                print(
-                    f"{PROG}: {state.problems[0]}; resuming from the previous backup, {state.source} "
-                    f"(after epoch {state.epoch})",
-                    file=sys.stderr,
-                )
-            _check_options(backup, options, state.source, expected, args.override)
-            adopt_backup(state)
-            first_epoch = state.epoch
+    first_epoch = _restore_point(backup, model, strategy, options, args) if has_backup(backup) else 0
     progress.out, progress.epochs = out, epochs
-    if chief:
+    if chief and not multi_worker:  # multi-worker runs keep no backup
         write_options(backup, options)
 
     shard = tf.data.Options()
@@ -353,6 +320,44 @@ def train(args: argparse.Namespace, progress: Progress | None = None) -> dict[st
     else:
         shutil.rmtree(out, ignore_errors=True)
     return results
+
+
+def _restore_point(
+    backup: Path, model: Any, strategy: Any, options: dict[str, Any], args: argparse.Namespace
+) -> int:
+    """The epoch to start from, given the backup files in ``backup``: checked against ``model``
+    (:func:`sepconv_keras.resume.inspect_backup`), the previous one used where the latest is damaged,
+    the run's options compared; refused where it cannot be used or ``--resume`` was not given."""
+    from sepconv_keras.resume import adopt_backup, expected_layout, inspect_backup
+
+    with strategy.scope():
+        expected = expected_layout(model)
+    state = inspect_backup(backup, expected)
+    if not args.resume and state.source is not None:
+        raise ValueError(
+            f"{backup} holds the backup of an interrupted run (after epoch {state.epoch}); "
+            "pass --resume to continue it, or delete the directory to start again"
+        )
+    if not args.resume:
+        print(
+            f"{PROG}: discarding {backup}, an unusable backup ({'; '.join(state.problems)})", file=sys.stderr
+        )
+        shutil.rmtree(backup)
+        return 0
+    if state.source is None:
+        raise InputError(
+            f"--resume: no usable backup in {backup} ({'; '.join(state.problems)}); "
+            "delete the directory to start again"
+        )
+    if state.fell_back:
+        print(
+            f"{PROG}: {state.problems[0]}; resuming from the previous backup, {state.source} "
+            f"(after epoch {state.epoch})",
+            file=sys.stderr,
+        )
+    _check_options(backup, options, state.source, expected, args.override)
+    adopt_backup(state)
+    return state.epoch
 
 
 def _check_options(

@@ -7,6 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import keras
 import pytest
 import torch
 
@@ -64,3 +65,15 @@ def test_state_dict_source_records_name_and_hash_only(tmp_path: Path) -> None:
     torch.export.load(str(dst), extra_files=extra)
     meta = json.loads(extra[PT2_METADATA])
     assert meta == {"source_file": "net.pt", "source_sha256": sha256(src)}
+
+
+def test_keras_run_folder_accuracy(tmp_path: Path, random_model: keras.Model) -> None:
+    """``sepconv-keras train`` writes ``best.keras`` and ``test_metrics.json`` (``best_test_accuracy``)."""
+    src = tmp_path / "out" / "best.keras"
+    src.parent.mkdir()
+    random_model.save(src)
+    metrics = {"test_accuracy": 0.87, "best_test_accuracy": 0.891, "epochs_run": 10}
+    (src.parent / "test_metrics.json").write_text(json.dumps(metrics))
+    meta = read_metadata(convert_file(src, tmp_path / "model.onnx"))
+    assert meta["source_file"] == "best.keras" and meta["source_sha256"] == sha256(src)
+    assert float(meta["test_accuracy"]) == 0.891 and "recipe" not in meta

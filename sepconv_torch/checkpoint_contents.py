@@ -4,7 +4,8 @@
 with a ``state_dict``; :func:`check_contents` then refuses, with one line naming the file:
 
 * weights that would run but compute nonsense, NaN/Inf or a non-float dtype
-  (:func:`sepconv.weights.check_weights`, the one refusal every command shares);
+  (:func:`sepconv.weights.check_weights`, the one refusal every command shares), and weights of another
+  model (every missing, unexpected or mis-shaped one, by ``check_checkpoint``);
 * a ``{"state_dict": ...}`` saved by hand, without Lightning's ``pytorch-lightning_version``;
 * for ``fit``, a checkpoint without optimizer state (``sepconv-convert``'s, or one saved with
   ``save_weights_only``), which training cannot resume from;
@@ -78,9 +79,13 @@ def check_contents(
     path: str | os.PathLike[str], checkpoint: Mapping[str, Any], subcommand: str | None
 ) -> None:
     """Refuse ``checkpoint`` (loaded from ``path``) for ``subcommand`` (``fit``, ``test``, ...): see above."""
+    from sepconv_torch.checkpoints import check_checkpoint
+    from sepconv_torch.lit_module import SepConvLitModule
+
     check_weights(
         weight_arrays(checkpoint["state_dict"]), path, "refused before any use (every output would be wrong)"
     )
+    check_checkpoint(path, SepConvLitModule())  # another model's weights: every mismatch named
     if "pytorch-lightning_version" not in checkpoint:
         raise InputError(
             f"{path}: a 'state_dict' without Lightning's bookkeeping (no 'pytorch-lightning_version'), "

@@ -110,21 +110,23 @@ def test_a_checkpoint_without_optimizer_state_serves_test_but_not_fit(tmp_path: 
     from sepconv_torch.checkpoint_contents import check_contents
 
     checkpoint = lightning_checkpoint(optimizer_states=[])
-    check_contents(tmp_path / "converted.ckpt", checkpoint, "test")
-    check_contents(tmp_path / "converted.ckpt", checkpoint, "predict")
+    path = save(tmp_path, "converted", checkpoint)
+    check_contents(path, checkpoint, "test")
+    check_contents(path, checkpoint, "predict")
     with pytest.raises(
         InputError, match=r"converted\.ckpt: holds the model's weights but no optimizer state"
     ):
-        check_contents(tmp_path / "converted.ckpt", checkpoint, "fit")
+        check_contents(path, checkpoint, "fit")
 
 
 def test_a_good_checkpoint_passes(tmp_path: Path) -> None:
     from sepconv_torch.checkpoint_contents import check_contents
 
-    check_contents(tmp_path / "good.ckpt", lightning_checkpoint(), "fit")
+    good = lightning_checkpoint()
+    check_contents(save(tmp_path, "good", good), good, "fit")
     bf16 = lightning_checkpoint()
     bf16["state_dict"] = {k: v.to(torch.bfloat16) for k, v in bf16["state_dict"].items()}
-    check_contents(tmp_path / "bf16.ckpt", bf16, "test")
+    check_contents(save(tmp_path, "bf16", bf16), bf16, "test")
 
 
 @pytest.mark.slow

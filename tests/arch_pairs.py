@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from sepconv.arch import Architecture
+from sepconv.arch import Architecture, weight_rows
 from sepconv.compat import import_tensorflow
 from sepconv_torch.arch import ArchNet, build_torch
-from sepconv_torch.arch.weights import keras_to_torch
+from sepconv_torch.arch.weights import keras_to_torch, to_keras_array
 
 import_tensorflow(quiet=True)
 
@@ -22,7 +22,7 @@ import keras  # noqa: E402
 
 from sepconv_keras.arch import build_keras  # noqa: E402
 
-__all__ = ["build_pair", "keras_layer_outputs", "layer_diffs", "nhwc", "randomize_keras"]
+__all__ = ["build_pair", "gradient_diff", "keras_layer_outputs", "layer_diffs", "nhwc", "randomize_keras"]
 
 
 def randomize_keras(model: Any, rng: np.random.Generator) -> None:
@@ -75,3 +75,36 @@ def layer_diffs(arch: Architecture, model: Any, net: ArchNet, x: np.ndarray) -> 
             got = torch.softmax(got, dim=1)
         diffs[layer.name] = float(np.abs(nhwc(got) - want).max())
     return diffs
+
+
+def gradient_diff(arch: Architecture, model: Any, net: ArchNet, x: np.ndarray, training: bool) -> float:
+    """Largest difference, relative to each gradient's largest magnitude (at least 1), between the two
+    sides' gradients of ``sum(output * w)`` (a fixed random ``w``) with respect to every trainable weight,
+    in Keras' layout; Keras' output and softmax(PyTorch's logits) when the last activation is softmax."""
+    import tensorflow as tf
+
+    w_out = np.random.default_rng(6).normal(0.0, 1.0, (x.shape[0], arch.classes))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model(x, training=training) * w_out)
+    grads = dict(
+        zip(
+            [id(v) for v in model.trainable_weights],
+            tape.gradient(loss, model.trainable_weights),
+            strict=True,
+        )
+    )
+    net.train(training)
+    out = net(torch.from_numpy(x).permute(0, 3, 1, 2))
+    if arch.ends_in_softmax():
+        out = torch.softmax(out, dim=1)
+    (out * torch.from_numpy(w_out)).sum().backward()
+    params = dict(net.named_parameters())
+    rows = [r for r in weight_rows(arch) if r.trainable]
+    worst = 0.0
+    for row in rows:
+        names = [r.keras_weight for r in rows if r.layer == row.layer]
+        variable = model.get_layer(row.layer).trainable_weights[names.index(row.keras_weight)]
+        want = np.asarray(grads[id(variable)])
+        got = to_keras_array(row, params[row.torch_key].grad.numpy())
+        worst = max(worst, float(np.abs(got - want).max() / max(1.0, np.abs(want).max())))
+    return worst

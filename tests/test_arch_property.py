@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from arch_pairs import build_keras, build_pair, layer_diffs
+from arch_pairs import build_keras, build_pair, gradient_diff, layer_diffs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -115,6 +115,19 @@ def _check(arch: A.Architecture) -> None:
     assert A.architecture_from_config(json.loads(model.to_json())) == arch
 
 
+def _check_training(arch: A.Architecture) -> None:
+    """Training mode (chains without dropout): gradients and BatchNorm moving averages agree."""
+    model, net = build_pair(arch)
+    x = np.random.default_rng(4).normal(0.0, 1.0, (4, *arch.input_shape))
+    assert gradient_diff(arch, model, net, x, training=True) <= TOL, A.dump_yaml(arch)
+    for layer in arch.layers:
+        if isinstance(layer, A.BatchNormalization):
+            module = getattr(net, A.module_name(layer.name))
+            want = [np.asarray(v) for v in model.get_layer(layer.name).weights[-2:]]
+            assert np.abs(module.running_mean.numpy() - want[0]).max() <= TOL
+            assert np.abs(module.running_var.numpy() - want[1]).max() <= TOL
+
+
 _FAST = settings(
     max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
 )
@@ -132,3 +145,16 @@ def test_random_chains_agree(arch: A.Architecture) -> None:
 @given(chains())
 def test_random_chains_agree_many(arch: A.Architecture) -> None:
     _check(arch)
+
+
+@pytest.mark.slow
+@_MANY
+@given(chains())
+def test_random_chains_train_alike(arch: A.Architecture) -> None:
+    if any(isinstance(layer, A.Dropout | A.SpatialDropout2D) for layer in arch.layers):
+        arch = A.Architecture(
+            arch.name,
+            arch.input_shape,
+            tuple(la for la in arch.layers if not isinstance(la, A.Dropout | A.SpatialDropout2D)),
+        )
+    _check_training(arch)

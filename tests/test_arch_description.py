@@ -81,6 +81,7 @@ def test_batchnorm_counts_moving_statistics() -> None:
         (lambda: A.ReLU("r", max_value=-1), "layer 'r' (ReLU): max_value must be"),
         (lambda: A.Dropout("drop", rate=1.0), "layer 'drop' (Dropout): rate must be"),
         (lambda: A.Reshape("r", (2, 3)), "layer 'r' (Reshape): target_shape must be"),
+        (lambda: A.ZeroPadding2D("z", ((1, 2, 3), (4,))), "layer 'z' (ZeroPadding2D): padding must be"),
         (lambda: A.Conv2D("a/b", 8, 3), "a Conv2D layer: name must be a non-empty string without '/'"),
     ],
 )

@@ -427,6 +427,18 @@ class GlobalMaxPooling2D(_GlobalPooling):
     ALIASES: ClassVar[tuple[str, ...]] = ("GlobalMaxPool2D",)
 
 
+def _padding_pairs(p: Any) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """``p``, ``(h, w)`` or ``((top, bottom), (left, right))`` as the last form; ``None`` if none of them."""
+    if _is_int(p):
+        return (p, p), (p, p)
+    if isinstance(p, list | tuple) and len(p) == 2:
+        if all(_is_int(v) for v in p):
+            return (p[0], p[0]), (p[1], p[1])
+        if all(isinstance(v, list | tuple) and len(v) == 2 and all(_is_int(x) for x in v) for v in p):
+            return (p[0][0], p[0][1]), (p[1][0], p[1][1])
+    return None
+
+
 @dataclass(frozen=True)
 class ZeroPadding2D(Layer):
     """``keras.layers.ZeroPadding2D``; ``padding`` is stored as ``((top, bottom), (left, right))``."""
@@ -434,24 +446,13 @@ class ZeroPadding2D(Layer):
     padding: tuple[tuple[int, int], tuple[int, int]] = ((1, 1), (1, 1))
 
     def check(self) -> None:
-        p = self.padding
-        if _is_int(p):
-            p = ((p, p), (p, p))
-        elif isinstance(p, list | tuple) and len(p) == 2 and all(_is_int(v) for v in p):
-            p = ((p[0], p[0]), (p[1], p[1]))
-        elif isinstance(p, list | tuple) and len(p) == 2:
-            p = tuple(tuple(v) if isinstance(v, list | tuple) else v for v in p)
-        flat = (
-            [v for pair in p for v in (pair if isinstance(pair, tuple) else (pair,))]
-            if isinstance(p, tuple)
-            else []
-        )
-        if not (isinstance(p, tuple) and len(flat) == 4 and all(_is_int(v) and v >= 0 for v in flat)):
+        pairs = _padding_pairs(self.padding)
+        if pairs is None or any(v < 0 for pair in pairs for v in pair):
             raise self.refuse(
                 "padding must be an integer >= 0, a pair, or ((top, bottom), (left, right)), "
                 f"received padding={self.padding!r}"
             )
-        object.__setattr__(self, "padding", p)
+        object.__setattr__(self, "padding", pairs)
 
     def output_shape(self, shape: Shape) -> Shape:
         h, w, c = self._spatial(shape)

@@ -128,19 +128,21 @@ class ProbabilityWriter(BasePredictionWriter):
             torch.distributed.all_gather_object(gathered, parts)
             parts = [part for rank_parts in gathered for part in rank_parts]
         self._parts = []
-        if not trainer.is_global_zero or not parts:
+        if not parts:
+            return
+        probs = np.concatenate([p for _, p in parts])
+        bad = int(np.count_nonzero(~np.isfinite(probs).all(axis=1)))
+        if bad:  # every rank holds the gathered rows: all stop together
+            raise TrainingError(
+                f"predict: {bad} of {len(probs)} rows of probabilities hold NaN or Inf (the network "
+                "overflows on them); nothing written"
+            )
+        if not trainer.is_global_zero:
             return
         indices = np.concatenate([i for i, _ in parts])
-        probs = np.concatenate([p for _, p in parts])
         if len(np.unique(indices)) != len(indices):
             raise RuntimeError(f"predict: {len(indices)} rows but {len(np.unique(indices))} distinct samples")
         ordered = probs[np.argsort(indices, kind="stable")]
-        bad = int(np.count_nonzero(~np.isfinite(ordered).all(axis=1)))
-        if bad:
-            raise TrainingError(
-                f"predict: {bad} of {len(ordered)} rows of probabilities hold NaN or Inf (the network "
-                "overflows on them); nothing written"
-            )
         labels, files = _labels(trainer, len(ordered)), _files(trainer, len(ordered))
         out = Path(self.output_dir or trainer.default_root_dir)
         self.path, self.csv_path = write_predictions(out, ordered, labels, files)

@@ -72,3 +72,29 @@ def test_an_image_between_pils_warning_and_the_bound_is_read_without_a_warning(t
         warnings.simplefilter("error")
         pixels = load_image(path)
     assert pixels.shape == (28, 28) and pixels.dtype == np.uint8 and not pixels.any()
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+@pytest.mark.parametrize("prog", ["sepconv-torch", "sepconv-keras"])
+def test_both_predict_commands_refuse_it_in_one_line(tmp_path: Path, prog: str) -> None:
+    import zipfile
+
+    import torch
+    from commands import assert_refused, run
+    from test_torch_checkpoint_contents import lightning_checkpoint
+
+    images = tmp_path / "images"
+    images.mkdir()
+    huge = png_header_claiming(images / "huge.png", 20_000, 20_000)
+    out = tmp_path / "out"
+    if prog == "sepconv-torch":
+        ckpt = tmp_path / "model.ckpt"
+        torch.save(lightning_checkpoint(sepconv_standardisation={"mean": 72.9, "std": 90.0}), ckpt)
+        args = ["predict", "--ckpt_path", ckpt, "--data.predict_dir", images, "--predictions.output_dir", out]
+    else:
+        model = tmp_path / "model.keras"
+        zipfile.ZipFile(model, "w").close()  # refused later, if the images passed
+        args = ["predict", model, "--images", images, "--output-dir", out]
+    assert_refused(run(prog, *args), prog, f"{huge}: 400,000,000 pixels, more than the 178,956,970")
+    assert not list(tmp_path.rglob("predictions.*"))

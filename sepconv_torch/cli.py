@@ -49,7 +49,6 @@ from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCL
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
-from sepconv import errors
 from sepconv.errors import InputError, run_main
 from sepconv.metrics_json import metrics_json
 from sepconv.paths import check_output_dir
@@ -348,27 +347,19 @@ def cli_main(args: list[str] | None = None) -> int:
     _info_to_stdout()
     _quiet_library_noise()
 
-    signals.install()
-
     def main() -> None:
         try:
             make_cli(None if args is None else argv)
         except ArgumentError as e:
             raise InputError(f"{' '.join(str(e).split())} (`{PROG} --help` lists the options)") from e
         except BaseException as e:
-            stopped = signals.stopped_as(e)
-            if stopped is None and not isinstance(e, (errors.Terminated, KeyboardInterrupt)):
+            stop = signals.as_stop(e, rank_zero_only.rank)
+            if stop is None:
                 raise
-            if rank_zero_only.rank != 0:  # one line, from rank 0: the others stop quietly
-                status = (
-                    errors.INTERRUPTED_STATUS if "SIGINT" in signals.received else errors.TERMINATED_STATUS
-                )
-                raise SystemExit(status) from e
-            if stopped is None:
-                raise
-            raise stopped from e
+            raise stop from e
 
-    return run_main(PROG, main, debug=debug or None, stopped_note=lambda: signals.stop_note(argv))
+    with signals.handled():
+        return run_main(PROG, main, debug=debug or None, stopped_note=lambda: signals.stop_note(argv))
 
 
 if __name__ == "__main__":

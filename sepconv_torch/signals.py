@@ -8,16 +8,17 @@ Lightning turns into ``sys.exit(1)`` after stopping. Callbacks see both in ``on_
 :func:`stopped_as` turns them back into :class:`sepconv.errors.Terminated` and ``KeyboardInterrupt``,
 which :func:`sepconv.errors.run_main` reports as 143 and 130 with :func:`stop_note`.
 
-Outside the trainer (parsing, loading data, writing the outputs) :func:`install` makes SIGTERM raise
+Outside the trainer (parsing, loading data, writing the outputs) :func:`handled` makes SIGTERM raise
 ``Terminated`` at once. Inside it, Lightning's handler calls this one too (it chains the handler it
 found); it then leaves the stop to Lightning, so that all ranks stop at the same batch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import signal
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -25,11 +26,11 @@ import lightning as L
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from sepconv.errors import Terminated
+from sepconv.errors import INTERRUPTED_STATUS, TERMINATED_STATUS, Terminated
 from sepconv_torch.checkpoints import find_checkpoint
 from sepconv_torch.resume import run_dir
 
-__all__ = ["install", "received", "resume_command", "stop_note", "stopped_as", "watch"]
+__all__ = ["as_stop", "handled", "received", "resume_command", "stop_note", "stopped_as", "watch"]
 
 #: the signals that arrived in this process, by name
 received: set[str] = set()
@@ -54,11 +55,19 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
     signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt
 
 
-def install() -> None:
-    """Handle SIGTERM and SIGINT as above (main thread only)."""
+@contextlib.contextmanager
+def handled() -> Iterator[None]:
+    """Handle SIGTERM and SIGINT as above while the block runs (main thread only); then as before."""
     received.clear()
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before[0])
+        signal.signal(signal.SIGINT, before[1])
+        _watched.clear()
 
 
 def stopped_as(error: BaseException) -> BaseException | None:
@@ -74,6 +83,21 @@ def stopped_as(error: BaseException) -> BaseException | None:
     if isinstance(error, SystemExit) and "SIGINT" in received:
         return KeyboardInterrupt()
     return None
+
+
+def as_stop(error: BaseException, rank: int) -> BaseException | None:
+    """What to raise instead of ``error`` if a signal stopped the command, else ``None``.
+
+    Rank 0: ``Terminated`` / ``KeyboardInterrupt``, which ``run_main`` reports in one line; the other
+    DDP ranks: a quiet ``SystemExit`` with the same status (143 / 130).
+    """
+    stop = error if isinstance(error, (Terminated, KeyboardInterrupt)) else stopped_as(error)
+    if stop is None:
+        return None
+    if rank != 0:
+        interrupted = isinstance(stop, KeyboardInterrupt)
+        return SystemExit(INTERRUPTED_STATUS if interrupted else TERMINATED_STATUS)
+    return None if stop is error else stop
 
 
 def resume_command(argv: Sequence[str], ckpt: str | None) -> str:

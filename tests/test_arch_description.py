@@ -82,6 +82,8 @@ def test_batchnorm_counts_moving_statistics() -> None:
         (lambda: A.Dropout("drop", rate=1.0), "layer 'drop' (Dropout): rate must be"),
         (lambda: A.Reshape("r", (2, 3)), "layer 'r' (Reshape): target_shape must be"),
         (lambda: A.ZeroPadding2D("z", ((1, 2, 3), (4,))), "layer 'z' (ZeroPadding2D): padding must be"),
+        (lambda: A.Conv2D("c", 2, (3, 3, 3)), "layer 'c' (Conv2D): kernel_size must be a positive"),
+        (lambda: A.Dense("d", (2, 2)), "layer 'd' (Dense): units must be a positive integer, received"),
         (lambda: A.Conv2D("a/b", 8, 3), "a Conv2D layer: name must be a non-empty string without '/'"),
     ],
 )

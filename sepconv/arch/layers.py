@@ -128,10 +128,12 @@ class Layer:
     def _positive_ints(self, *keys: str) -> None:
         for key in keys:
             value = getattr(self, key)
-            items = value if isinstance(value, tuple) else (value,)
-            if not items or not all(_is_int(v) and v > 0 for v in items):
+            pair = key in self._PAIRS
+            items = value if pair and isinstance(value, tuple) and len(value) == 2 else (value,)
+            if not all(_is_int(v) and v > 0 for v in items):
                 raise self.refuse(
-                    f"{key} must be a positive integer or a pair of them, received {key}={value!r}"
+                    f"{key} must be a positive integer{' or a pair of them' if pair else ''}, "
+                    f"received {key}={value!r}"
                 )
 
     def _choice(self, key: str, choices: Sequence[Any]) -> None:

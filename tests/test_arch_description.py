@@ -25,6 +25,13 @@ def test_reference_description_is_the_spec() -> None:
     assert ref.classes == 10
 
 
+def test_summary_table() -> None:
+    lines = A.load_yaml("reference").summary().splitlines()
+    assert lines[0].split() == ["layer", "class", "output", "shape", "params"]
+    assert lines[2].split() == ["sepconv1", "SeparableConv2D", "(28,", "28,", "32)", "1,344"]
+    assert lines[-1] == "reference: input (28, 28, 1), 184,234 parameters"
+
+
 def test_shipped_descriptions_counts() -> None:
     assert A.load_yaml("standard").count_params() == 435_306
     mobilenet = A.load_yaml("mobilenet_v1_025_32")

@@ -155,6 +155,30 @@ class Architecture:
         """All parameters, as Keras' ``model.count_params()``."""
         return sum(self.param_counts().values())
 
+    def summary(self) -> str:
+        """A table in the manner of Keras' ``model.summary()``: each layer's name, class, output shape
+        (channels-last) and parameter count, then the total."""
+        counts = self.param_counts()
+        rows = [("layer", "class", "output shape", "params")]
+        rows += [
+            (layer.name, type(layer).__name__, str(self.shapes[layer.name]), f"{counts.get(layer.name, 0):,}")
+            for layer in self.layers
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        lines = [
+            "  ".join(
+                [
+                    row[0].ljust(widths[0]),
+                    row[1].ljust(widths[1]),
+                    row[2].ljust(widths[2]),
+                    row[3].rjust(widths[3]),
+                ]
+            )
+            for row in rows
+        ]
+        lines.append(f"{self.name}: input {self.input_shape}, {self.count_params():,} parameters")
+        return "\n".join(lines)
+
     def ends_in_softmax(self) -> bool:
         """Whether Keras' output is probabilities (the last layer's activation is softmax)."""
         last = self.layers[-1]

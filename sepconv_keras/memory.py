@@ -10,11 +10,9 @@ that fits. Where the available memory cannot be read (not Linux), nothing is che
 
 from __future__ import annotations
 
-from pathlib import Path
+from sepconv.memory import TrainingMemory, available_memory
 
-from sepconv.errors import InputError
-
-__all__ = ["RESERVE_BYTES", "TRAIN_BYTES_PER_SAMPLE", "available_memory", "check_batch_fits"]
+__all__ = ["KERAS_CPU", "RESERVE_BYTES", "TRAIN_BYTES_PER_SAMPLE", "available_memory", "check_batch_fits"]
 
 #: resident memory Keras training on the CPU adds per image of the batch (TensorFlow 2.21; rounded up)
 TRAIN_BYTES_PER_SAMPLE = 800_000
@@ -22,27 +20,16 @@ TRAIN_BYTES_PER_SAMPLE = 800_000
 RESERVE_BYTES = 3 * 2**29  # 1.5 GiB
 
 
-def available_memory(meminfo: Path = Path("/proc/meminfo")) -> int | None:
-    """Linux's ``MemAvailable`` in bytes, or ``None`` where it cannot be read."""
-    try:
-        for line in meminfo.read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
+#: the linear model of :mod:`sepconv.memory`, shared with sepconv-torch
+KERAS_CPU = TrainingMemory(
+    RESERVE_BYTES,
+    TRAIN_BYTES_PER_SAMPLE,
+    what="Keras training on the CPU",
+    consequence="TensorFlow would be killed or crash instead of saying so",
+)
 
 
 def check_batch_fits(batch_size: int, available: int | None = None) -> None:
     """``InputError`` if a CPU training step at ``batch_size`` needs more than ``available`` bytes
     (default: :func:`available_memory`)."""
-    available = available_memory() if available is None else available
-    need = RESERVE_BYTES + batch_size * TRAIN_BYTES_PER_SAMPLE
-    if available is None or need <= available:
-        return
-    gib, fits = 2**30, max(0, available - RESERVE_BYTES) // TRAIN_BYTES_PER_SAMPLE
-    raise InputError(
-        f"--batch-size {batch_size}: Keras training on the CPU needs about {need / gib:.1f} GiB at this "
-        f"batch size and {available / gib:.1f} GiB of memory is available (TensorFlow would be killed or "
-        f"crash instead of saying so); the largest batch that fits is about {fits}"
-    )
+    KERAS_CPU.check(batch_size, "--batch-size", available_memory() if available is None else available)

@@ -63,8 +63,11 @@ def test_unknown_available_memory_checks_nothing(monkeypatch: pytest.MonkeyPatch
     check_fit_memory(trainer(), datamodule(55_000))
 
 
-def test_the_model_is_the_shared_one() -> None:
-    assert isinstance(TORCH_CPU, TrainingMemory) and memory.available_memory is shared.available_memory
+def test_both_frameworks_share_the_model() -> None:
+    from sepconv_keras import memory as keras_memory
+
+    assert isinstance(TORCH_CPU, TrainingMemory) and isinstance(keras_memory.KERAS_CPU, TrainingMemory)
+    assert memory.available_memory is shared.available_memory is keras_memory.available_memory
 
 
 @pytest.mark.slow

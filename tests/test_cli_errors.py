@@ -21,7 +21,9 @@ from commands import assert_refused, keras_train, run
 from sepconv.data import DEBIAN_DIR
 from sepconv.data.files import FILES
 
-pytestmark = [pytest.mark.slow, pytest.mark.realdata]
+# Each case starts a command in a fresh process (torch or TensorFlow imported again): the slow tier, but for
+# the argument refusals the fast tier keeps (refused before TensorFlow loads, and one through LightningCLI).
+pytestmark = pytest.mark.realdata
 
 SPEC = {f.key: f for f in FILES}
 
@@ -71,6 +73,7 @@ def torch_fit(directory: Path, tmp_path: Path, *extra: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("prog", ["sepconv-torch", "sepconv-keras"])
 @pytest.mark.parametrize("case", list(CORRUPTIONS))
 def test_corrupt_data_is_one_line(tmp_path: Path, prog: str, case: str) -> None:
@@ -80,6 +83,7 @@ def test_corrupt_data_is_one_line(tmp_path: Path, prog: str, case: str) -> None:
     assert_refused(run(prog, *args), prog, str(directory / SPEC[key].filename), message)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("subcommand", ["validate", "test", "predict"])
 def test_every_torch_subcommand_is_one_line(tmp_path: Path, subcommand: str) -> None:
     directory = data_dir(tmp_path, "test_labels", in_content(_label_42))
@@ -87,6 +91,7 @@ def test_every_torch_subcommand_is_one_line(tmp_path: Path, subcommand: str) -> 
     assert_refused(run("sepconv-torch", *args), "sepconv-torch", "t10k-labels-idx1-ubyte.gz: label 42")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("prog", ["sepconv-torch", "sepconv-keras"])
 @pytest.mark.parametrize("download", [False, True])
 def test_explicit_dir_missing_a_file_is_refused(tmp_path: Path, prog: str, download: bool) -> None:
@@ -106,6 +111,7 @@ def test_explicit_dir_missing_a_file_is_refused(tmp_path: Path, prog: str, downl
         )
 
 
+@pytest.mark.slow
 def test_env_data_dir_is_authoritative(tmp_path: Path) -> None:
     directory = data_dir(tmp_path)
     (directory / "train-images-idx3-ubyte.gz").unlink()
@@ -145,6 +151,7 @@ def checkpoints(tmp_path: Path) -> dict[str, Path]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("which", "message"),
     [
@@ -171,6 +178,7 @@ def test_bad_checkpoint_is_one_line(
         assert f"sepconv-convert {checkpoints[which]} {tmp_path / stem}.ckpt" in line
 
 
+@pytest.mark.slow
 def test_default_root_dir_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
     args = ["fit", "--trainer.default_root_dir", tmp_path / "afile", "--trainer.max_epochs", "1"]
@@ -185,6 +193,7 @@ def bad_recipe(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_misspelt_schedule_refused_by_both(tmp_path: Path, bad_recipe: Path) -> None:
     message = (
         f"{bad_recipe}: model.schedule must be one of 'constant', 'cosine', received model.schedule='cosin'"
@@ -201,7 +210,12 @@ def test_misspelt_schedule_refused_by_both(tmp_path: Path, bad_recipe: Path) -> 
     ("prog", "args", "message"),
     [
         ("sepconv-torch", ["fit", "--model.lr", "-1"], "lr must be positive, received lr=-1.0"),
-        ("sepconv-torch", ["fit", "--trainer.max_epochs", "abc"], 'Parser key "trainer.max_epochs"'),
+        pytest.param(
+            "sepconv-torch",
+            ["fit", "--trainer.max_epochs", "abc"],
+            'Parser key "trainer.max_epochs"',
+            marks=pytest.mark.slow,
+        ),
         ("sepconv-keras", ["train", "--lr", "x"], "argument --lr: invalid float value: 'x'"),
         ("sepconv-keras", ["train", "--epochs", "0"], "--epochs must be positive, received 0"),
         (
@@ -218,6 +232,7 @@ def test_bad_argument_value_is_one_line(tmp_path: Path, prog: str, args: list[st
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("prog", "how"), [("sepconv-torch", "--debug"), ("sepconv-keras", "SEPCONV_DEBUG=1")]
 )
@@ -233,6 +248,7 @@ def test_debug_shows_the_traceback(tmp_path: Path, bad_recipe: Path, prog: str, 
     assert proc.stderr.strip().splitlines()[-1].startswith("sepconv.recipes.rules.RecipeError: ")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", ["sepconv_torch.cli", "sepconv_keras.train"])
 def test_refusals_hold_under_python_O(tmp_path: Path, bad_recipe: Path, module: str) -> None:
     """``python -O`` strips asserts: the checks are exceptions, so the refusal is the same."""
@@ -246,6 +262,7 @@ def test_refusals_hold_under_python_O(tmp_path: Path, bad_recipe: Path, module: 
     assert_refused(proc, prog, "model.schedule must be one of")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("prog", "args", "message"),
     [
@@ -296,6 +313,7 @@ def test_converting_to_h5_writes_nothing_to_stderr(tmp_path: Path) -> None:
         assert proc.stderr == ""
 
 
+@pytest.mark.slow
 def test_warmup_past_a_shortened_run_is_one_line(tmp_path: Path) -> None:
     """``--trainer.max_epochs`` on the command line after the recipe was checked: the warm-up is checked again
     when the optimizer is built (it said ``total_steps (5) must exceed warmup_steps (5)``)."""

@@ -13,6 +13,7 @@ from sepconv_torch import SepConvLitModule, build_model
 from sepconv_torch import lit_module as lit_module_file
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc only")
 def test_glibc_takes_the_settings() -> None:
     code = (

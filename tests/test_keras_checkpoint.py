@@ -63,6 +63,7 @@ def test_a_failed_save_keeps_the_previous_file(tmp_path: Path, monkeypatch: pyte
     assert not list(tmp_path.glob(".*.partial.*"))
 
 
+@pytest.mark.slow
 def test_a_kill_mid_save_keeps_the_previous_file(tmp_path: Path) -> None:
     path = tmp_path / "best.keras"
     code = textwrap.dedent(

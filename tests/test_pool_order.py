@@ -75,12 +75,12 @@ def _worst_relative(grads: list[torch.Tensor], exact: list[torch.Tensor]) -> flo
     "activation, precise, dtype, exp2",
     [
         ("selu", False, torch.float32, False),
-        ("selu", False, torch.float32, True),  # exp2 only changes the default float32 SELU
-        ("selu", True, torch.float32, False),
-        ("selu", False, torch.float64, False),
-        ("elu", False, torch.float32, False),
+        pytest.param("selu", False, torch.float32, True, marks=pytest.mark.slow),  # exp2: default SELU only
+        pytest.param("selu", True, torch.float32, False, marks=pytest.mark.slow),
+        pytest.param("selu", False, torch.float64, False, marks=pytest.mark.slow),
+        pytest.param("elu", False, torch.float32, False, marks=pytest.mark.slow),
         ("relu", False, torch.float32, False),
-        ("relu", False, torch.float64, False),
+        pytest.param("relu", False, torch.float64, False, marks=pytest.mark.slow),
     ],
 )
 def test_same_network_as_the_literal_order(

@@ -51,7 +51,7 @@ def _argmaxes(model: keras.Model, port: Port, x: np.ndarray) -> tuple[set[int], 
     return set(np.asarray(model(x)).argmax(1).tolist()), set(t.tolist())
 
 
-@pytest.mark.parametrize("check", ["forward", "onnx_vs_keras"])
+@pytest.mark.parametrize("check", ["forward", pytest.param("onnx_vs_keras", marks=pytest.mark.slow)])
 def test_a_tie_within_the_tolerance_passes(check: str, random_model: keras.Model, small_setup: Setup) -> None:
     model, port = _close_call(random_model, 5e-7)  # probabilities ~1e-7 apart; the tolerance is 1e-5
     assert _argmaxes(model, port, small_setup.x_eval) == ({FIRST}, {SECOND})  # they do differ
@@ -59,7 +59,7 @@ def test_a_tie_within_the_tolerance_passes(check: str, random_model: keras.Model
     assert result.passed and "argmax differs on 0 (ties within 1e-05 aside)" in result.detail, result.detail
 
 
-@pytest.mark.parametrize("check", ["forward", "onnx_vs_keras"])
+@pytest.mark.parametrize("check", ["forward", pytest.param("onnx_vs_keras", marks=pytest.mark.slow)])
 def test_an_argmax_beyond_the_tolerance_fails(
     check: str, random_model: keras.Model, small_setup: Setup
 ) -> None:

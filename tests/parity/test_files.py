@@ -105,6 +105,7 @@ def test_refused_pickle_and_existing_dst_untouched(
     ]
 
 
+@pytest.mark.slow
 def test_console_script_in_subprocess(tmp_path: Path, keras_file: Path, random_model: keras.Model) -> None:
     dst = tmp_path / "sub.pt"
     run = subprocess.run(

@@ -10,7 +10,8 @@ after 88 s). The estimate is :class:`sepconv.memory.TrainingMemory`'s linear mod
 with :data:`RESERVE_BYTES` = 1.5 GiB (Python, torch, Lightning, the model and the standardised data
 set) and :data:`TRAIN_BYTES_PER_SAMPLE` = 750,000 bytes per image of the training batch (activations,
 their gradients, the allocator's slack), both rounded up from the peak RSS of one-step runs at batch
-sizes 256 to 8192 (docs/failures.md has the measurements); the model over-estimates them by 7-9 %.
+sizes 256 to 8192 (``benchmarks/torch_memory.py``; docs/failures.md has the table), which the model
+over-estimates by 7-11 %.
 ``processes`` is the number of training processes on this machine (``--trainer.devices`` under DDP):
 each holds its own data set and batch. The validation batch (``--data.eval_batch_size``) runs in
 chunks without gradients and is not counted. Only CPU training is checked (on a GPU, CUDA reports its

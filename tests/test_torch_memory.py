@@ -14,7 +14,8 @@ from sepconv.memory import GIB, TrainingMemory
 from sepconv_torch import memory
 from sepconv_torch.memory import RESERVE_BYTES, TORCH_CPU, TRAIN_BYTES_PER_SAMPLE, check_fit_memory
 
-#: peak RSS (bytes) of one-step `sepconv-torch fit` runs per batch size (docs/failures.md, 2026-12-02)
+#: peak RSS (bytes) of one-step `sepconv-torch fit` runs (/usr/bin/time -v, 2026-12-02), as in
+#: benchmarks/torch_memory.py
 MEASURED = {256: 1613452 * 1024, 1024: 2127112 * 1024, 2048: 2812948 * 1024, 4096: 4293680 * 1024}
 
 

@@ -30,6 +30,8 @@ RUFF = '#!/bin/sh\necho "ruff $*" >> "$LOG"\n'
 LINT = ["ruff check .", "ruff format --check ."]
 FAST, SLOW = "-m pytest -m not slow", "-m pytest -m slow"
 COLLECT = "-m pytest -q --collect-only -m not slow"
+#: what a make running these tests (``make test PYTEST=...``) passes down, overriding the Makefile
+OUTER_MAKE = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "PYTEST", "PYTHON", "VENV"}
 
 
 @pytest.fixture
@@ -57,14 +59,8 @@ def tree(tmp_path: Path) -> Path:
 def run(tree: Path, command: list[str], fast: int = 0, slow: int = 0) -> tuple[int, list[str], str]:
     """Run ``command`` in ``tree``; its status, the stand-ins' calls in order, and its output."""
     log = tree / "calls.log"
-    env = {
-        **os.environ,
-        "LOG": str(log),
-        "FAST": str(fast),
-        "SLOW": str(slow),
-        "SEPCONV_DATA_DIR": str(tree / "data"),
-    }
-    env.pop("MAKEFLAGS", None)
+    env = {k: v for k, v in os.environ.items() if k not in OUTER_MAKE}
+    env |= {"LOG": str(log), "FAST": str(fast), "SLOW": str(slow), "SEPCONV_DATA_DIR": str(tree / "data")}
     proc = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=60, check=False)
     calls = log.read_text().splitlines() if log.exists() else []
     return proc.returncode, calls, proc.stdout + proc.stderr

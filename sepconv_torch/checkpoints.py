@@ -14,6 +14,7 @@ kill at any moment leaves either the previous or the new checkpoint, whole.
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import tempfile
@@ -25,7 +26,7 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from torch import nn
 
-from sepconv.errors import InputError
+from sepconv.errors import InputError, no_space_error
 
 __all__ = ["AtomicCheckpointIO", "check_checkpoint", "find_checkpoint"]
 
@@ -54,8 +55,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, target)
-        except BaseException:
+        except BaseException as error:
             Path(tmp).unlink(missing_ok=True)
+            full = no_space_error(error)
+            if full is not None and not full.filename:  # torch.save says "unexpected pos": name the file
+                raise OSError(
+                    errno.ENOSPC, f"{os.strerror(errno.ENOSPC)}; {target} kept as it was", str(target)
+                ) from error
             raise
         dir_fd = os.open(target.parent, os.O_RDONLY)
         try:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import sys
 import warnings
 from argparse import SUPPRESS
@@ -53,6 +54,7 @@ from sepconv.errors import InputError, run_main
 from sepconv.metrics_json import metrics_json
 from sepconv.paths import check_output_dir
 from sepconv.recipes import check_lightning_config, check_options
+from sepconv.runlock import lock_run
 from sepconv_torch import signals
 from sepconv_torch.callbacks import LearningCurves, ProbabilityWriter
 from sepconv_torch.checkpoint_contents import check_contents
@@ -222,6 +224,12 @@ class SepConvCLI(LightningCLI):
     def before_fit(self) -> None:
         self._resolve_ckpt_path()
         check_fit_memory(self.trainer, self.datamodule)  # on the CPU the OS kills, silently
+        if self.trainer.is_global_zero:  # one fit per root: a second is refused, naming the first
+            self._run_lock = lock_run(
+                self.trainer.default_root_dir,
+                "--trainer.default_root_dir",
+                f"{PROG} {shlex.join(sys.argv[1:])}",
+            )
 
     def before_validate(self) -> None:
         self._resolve_ckpt_path()

@@ -80,6 +80,7 @@ def test_torch_full_disk_is_one_line_and_keeps_a_checkpoint(small_disk: Path) ->
     ]
     full = subprocess.run(torch_command(*fit), env=env(), capture_output=True, text=True, check=False)
     _one_line(full, "sepconv-torch")
+    assert f"no space left on device writing {root}" in full.stderr and ".ckpt" in full.stderr, full.stderr
     kept = list(root.rglob("*.ckpt"))
     assert kept, "no checkpoint survived"
     for path in kept:

@@ -75,3 +75,23 @@ def test_private_temporary_names_differ_per_process(tmp_path: Path) -> None:
     assert here.parent == there.parent == tmp_path
     assert here.name.startswith(".latest.") and here.name.endswith(".partial.weights.h5")
     assert there.name.startswith(".latest.") and f".{os.getpid()}-" in here.name
+
+
+@pytest.mark.slow
+def test_sepconv_torch_fit_in_a_locked_root_is_refused(tmp_path: Path) -> None:
+    """Two fits in one --trainer.default_root_dir: the second is refused before it writes anything."""
+    from torch_runs import QUIET, env
+    from torch_runs import command as torch_command
+
+    root = tmp_path / "runs"
+    proc = _holder(root)
+    try:
+        fit = torch_command("fit", "--trainer.max_epochs=1", f"--trainer.default_root_dir={root}", *QUIET)
+        second = subprocess.run(fit, env=env(), capture_output=True, text=True, check=False)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert second.returncode == 2, second.stderr[-2000:]
+    assert second.stderr.count("\n") == 1, second.stderr
+    assert f"--trainer.default_root_dir {root}: in use by another run (pid {proc.pid}" in second.stderr
+    assert not (root / "lightning_logs").exists()

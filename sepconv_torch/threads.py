@@ -3,24 +3,23 @@
 PyTorch's CPU kernels run on an OpenMP team (libgomp) whose idle threads spin
 before they sleep. While every core is ours that is fastest; beside another
 busy process it is ruinous: each parallel region waits for a team member the
-kernel has descheduled, while the spinning ones burn the core it needs. On two
-cores beside one ``python -c "while True: pass"``, training at PyTorch's default
-of one thread per core kept about a third of its idle speed, and one thread
-kept most of it.
+kernel has descheduled, while the spinning ones burn the core it needs
+(docs/performance.md, "Training on a busy CPU", has the measurements).
 
 So in ``auto`` mode (the default) the callback measures, from ``/proc/stat``
-and this process's own CPU time, how many of the cores this process may run
+and this process's own CPU time, how much of the cores this process may run
 on (``os.sched_getaffinity``) other processes keep busy, and sets
 ``torch.set_num_threads`` to the cores left free (at least one, at most the
 count PyTorch started with). It measures once before the first batch (over
 the time since the callback was made) and again every ``interval`` seconds of
 training, validation, testing or prediction, so a load that comes or goes
-mid-run is followed. Switching the count costs nothing; OpenMP's wait policy
-cannot be switched once PyTorch is loaded, and is left as it is.
+mid-run is followed. OpenMP's wait policy (``OMP_WAIT_POLICY``) is read once
+when PyTorch loads and is left as it is.
 
 A user's own choice wins: with ``OMP_NUM_THREADS`` set (Lightning's DDP
 launcher sets it for each process too), ``auto`` changes nothing; a number
-fixes the count. The count PyTorch had is restored at teardown.
+fixes the count. The count PyTorch had is restored at teardown. Without
+``/proc/stat`` (not Linux), ``auto`` changes nothing.
 """
 
 from __future__ import annotations

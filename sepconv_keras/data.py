@@ -11,7 +11,21 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["make_dataset", "train_stream"]
+from sepconv.data import FashionMNISTSplits
+from sepconv.data.present import present
+
+__all__ = ["make_dataset", "presented_images", "train_stream"]
+
+
+def presented_images(
+    splits: FashionMNISTSplits, input_shape: tuple[int, int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train, validation and test images ``(N, H, W, C)`` float32 for a model of ``input_shape``
+    (:func:`sepconv.data.present.present`; ``None``: the reference's 28x28x1, the arrays themselves)."""
+    images = tuple(splits.images(split) for split in ("train", "val", "test"))
+    if input_shape is None:
+        return images  # type: ignore[return-value]
+    return tuple(present(x, input_shape, splits.background) for x in images)  # type: ignore[return-value]
 
 
 def make_dataset(

@@ -12,6 +12,7 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from sepconv.data import FashionMNISTSplits, find_data_dir, load_splits
+from sepconv.data.present import as_nchw, present
 from sepconv.data.splits import NUM_TRAIN
 from sepconv.images import load_image_folder
 
@@ -146,6 +147,10 @@ class FashionMNISTDataModule(L.LightningDataModule):
         predict_dir: a folder of your own PNG/JPEG images for ``predict`` (instead of the test split);
             they are made 28x28 grey as Fashion-MNIST (:mod:`sepconv.images`) and standardised with the
             statistics stored in the checkpoint.
+
+    The images are presented to the attached model's ``input_shape`` ``(H, W, C)``
+    (:func:`sepconv.data.present.present`: padded with black or area-resized, grey repeated to ``C``;
+    the same arrays Keras gets); a model without ``input_shape``, or none attached, gets ``(28, 28, 1)``.
     """
 
     def __init__(
@@ -188,9 +193,19 @@ class FashionMNISTDataModule(L.LightningDataModule):
         device = self.data_device()
         augment = train_augmentation(self.splits.background) if self.hparams.augment else None
         for split in ("train", "val", "test"):
-            images = torch.from_numpy(self.splits.images(split, "NCHW")).to(device)
+            images = self._presented(self.splits.images(split), self.splits.background).to(device)
             labels = torch.from_numpy(self.splits.labels(split)).to(device)
             self.datasets[split] = ArrayDataset(images, labels, augment if split == "train" else None)
+
+    def input_shape(self) -> tuple[int, int, int]:
+        """``(H, W, C)`` of the attached model's input (``input_shape``), else ``(28, 28, 1)``."""
+        model = self.trainer.lightning_module if self.trainer is not None else None
+        return tuple(getattr(model, "input_shape", (28, 28, 1)))  # type: ignore[return-value]
+
+    def _presented(self, images: np.ndarray, background: float) -> torch.Tensor:
+        """Standardised ``(N, 28, 28, 1)`` images as the model's ``(N, C, H, W)`` input: a view of the NHWC
+        array that Keras gets (``background``: the standardised black)."""
+        return torch.from_numpy(as_nchw(present(images, self.input_shape(), background)))
 
     def data_device(self) -> torch.device:
         """Where the data set lives: the trainer's device when it is an accelerator, else the CPU."""
@@ -240,7 +255,8 @@ class FashionMNISTDataModule(L.LightningDataModule):
             return self._loader("test")
         mean, std = self.standardisation()
         self.predict_files, pixels = load_image_folder(self.hparams.predict_dir, mean, std)
-        images = torch.from_numpy(pixels[:, None]).to(self.data_device())
+        background = float(np.float32((0.0 - mean) / std))  # as FashionMNISTSplits.background
+        images = self._presented(pixels[..., None], background).to(self.data_device())
         labels = torch.full((len(images),), -1, dtype=torch.int64, device=images.device)
         self.datasets["predict"] = ArrayDataset(images, labels)
         return self._loader("predict")

@@ -11,11 +11,14 @@ from torch import nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from sepconv.arch import to_dict
 from sepconv.compat import guard_triton
+from sepconv.described import check_trainable, read_architecture
 from sepconv.init import Initializer
 from sepconv.recipes import check_value, check_warmup
 from sepconv.schedule import Schedule, lr_factor
 from sepconv.spec import INPUT_SHAPE, NUM_CLASSES
+from sepconv_torch.arch import build_torch
 from sepconv_torch.host_memory import retain_freed_memory
 from sepconv_torch.model import build_model
 from sepconv_torch.optim import MuonSGD, split_parameters
@@ -27,6 +30,18 @@ __all__ = ["STANDARDISATION_KEY", "SepConvLitModule"]
 STANDARDISATION_KEY = "sepconv_standardisation"
 
 
+def split_described(net: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """``(Muon matrices, the rest)`` of a described network, by the reference's rule: the kernels of
+    ordinary convolutions (``groups == 1``: Conv2D, a separable layer's pointwise part) and of Dense
+    layers are matrices; depthwise kernels, biases and BatchNorm parameters take SGD steps."""
+    matrices: set[int] = set()
+    for module in net.modules():
+        if (isinstance(module, nn.Conv2d) and module.groups == 1) or isinstance(module, nn.Linear):
+            matrices.add(id(module.weight))
+    params = list(net.parameters())
+    return [p for p in params if id(p) in matrices], [p for p in params if id(p) not in matrices]
+
+
 class SepConvLitModule(L.LightningModule):
     """Cross-entropy on logits with SGD; logs ``loss``, ``accuracy``, ``val_*`` and ``test_*`` per epoch.
 
@@ -34,7 +49,8 @@ class SepConvLitModule(L.LightningModule):
     DDP the epoch values are exact over all ranks' samples, also when the shards differ in size.
 
     Args:
-        net: the network (logits out); ``None`` builds :func:`sepconv_torch.build_model` with ``initializer``.
+        net: the network (logits out); ``None`` builds ``architecture``, else the reference network
+            (:func:`sepconv_torch.build_model`) with ``initializer``.
         lr: SGD learning rate (the reference: Keras' default 0.01).
         momentum, nesterov: SGD options (the reference: none).
         optimizer: ``sgd`` (the reference) or ``muon``: :class:`sepconv_torch.optim.MuonSGD`, Muon on the
@@ -64,6 +80,15 @@ class SepConvLitModule(L.LightningModule):
             chunks of this many images and concatenate: a chunk's activations stay in cache between
             layers, where a 500-image batch's go to memory and back. The logits are those of the whole
             batch (each image's computation is the same). ``0`` turns it off.
+        architecture: a network description (:mod:`sepconv.arch`) to train instead of the reference: a
+            YAML file or shipped name (``reference``, ``standard``, ``mobilenet_v1_025_32``), a Keras
+            model file (its layers), or the description's ``to_dict`` data, which is what the
+            hyper-parameters record (a checkpoint needs no file). Built by
+            :func:`sepconv_torch.arch.build_torch`: every kernel (Conv2D, the separable and depthwise
+            ones, Dense) drawn by ``initializer`` with Keras' fans, biases zero, BatchNorm as Keras
+            (gamma 1, beta 0, moving mean 0, variance 1). ``precise_selu``, ``pool_before_activation``
+            and ``split_conv_backward`` are the reference network's options and do not apply.
+            ``None``: the reference network. It must have 10 classes.
     """
 
     def __init__(
@@ -86,6 +111,7 @@ class SepConvLitModule(L.LightningModule):
         retain_host_memory: bool = True,
         fill_uninitialized_memory: bool = False,
         eval_chunk_size: int = 64,
+        architecture: str | dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -103,10 +129,21 @@ class SepConvLitModule(L.LightningModule):
         ):
             check_value(f"model.{name}", value, label=name)  # the recipes' rules: a RecipeError names it
         self.save_hyperparameters(ignore=["net"])
+        self.description = None
+        if architecture is not None:
+            source = architecture if isinstance(architecture, str) else "model.architecture"
+            self.description = check_trainable(read_architecture(architecture, "model.architecture"), source)
+            self.hparams["architecture"] = to_dict(self.description)  # the checkpoint needs no file
+        #: the images' ``(H, W, C)``, which the data module presents Fashion-MNIST as
+        self.input_shape: tuple[int, int, int] = (
+            self.description.input_shape if self.description is not None else INPUT_SHAPE
+        )
         # lets Lightning's model summary show input/output shapes and the network's FLOPs
-        height, width, channels = INPUT_SHAPE
+        height, width, channels = self.input_shape
         self.example_input_array = torch.zeros(1, channels, height, width)
-        if net is None:
+        if net is None and self.description is not None:
+            net = build_torch(self.description, initializer=initializer)
+        elif net is None:
             net = build_model(
                 initializer=initializer,
                 precise_selu=precise_selu,
@@ -130,7 +167,7 @@ class SepConvLitModule(L.LightningModule):
         torch.utils.deterministic.fill_uninitialized_memory = self.hparams.fill_uninitialized_memory
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``(N, 10)`` of images ``(N, 1, 28, 28)``."""
+        """Logits ``(N, 10)`` of images ``(N, C, H, W)`` (the reference: ``(N, 1, 28, 28)``)."""
         if self.hparams.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         chunk = self.hparams.eval_chunk_size
@@ -223,12 +260,14 @@ class SepConvLitModule(L.LightningModule):
         return torch.softmax(self(x), dim=-1)
 
     def _build_optimizer(self) -> torch.optim.Optimizer:
-        """SGD, or :class:`MuonSGD`, with this module's hyperparameters."""
+        """SGD, or :class:`MuonSGD` (a description's matrices: :func:`split_described`), with this
+        module's hyperparameters."""
         guard_triton()  # the optimizer may import triton; TensorFlow may have been imported since
         hp = self.hparams
         if hp.optimizer == "muon":
+            split = split_described if self.description is not None else split_parameters
             return MuonSGD(
-                *split_parameters(self.net),
+                *split(self.net),
                 lr=hp.lr,
                 momentum=hp.momentum,
                 nesterov=hp.nesterov,

@@ -1,5 +1,10 @@
 """``sepconv-convert SRC DST``: convert weights between Keras and PyTorch files, formats by extension.
 
+The reference network converts as below; any other network of the family (:mod:`sepconv.arch`) converts
+through its own description (:mod:`parity.converter.described`): a Keras file's config is read as data,
+and a PyTorch file written from it carries the description, so it converts back with nothing else.
+Outside the family, the whole model is refused in one line naming the first layer.
+
 Keras ``.keras`` / ``.h5`` / ``.weights.h5`` <-> Lightning ``.ckpt``,
 ``.safetensors`` (the exchange format) or a PyTorch state dict ``.pt`` /
 ``.pth``; same-framework pairs (``.h5`` -> ``.keras``, ``.ckpt`` ->
@@ -20,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from parity.converter.convert import keras_copy, torch_copy
+from parity.converter.described import keras_described, torch_described, write_described
 from parity.converter.errors import WeightFileError, WeightMismatchError
 from parity.converter.files import (
     FORMATS,
@@ -40,14 +46,28 @@ def convert_file(src: str | Path, dst: str | Path) -> Path:
     src, dst = Path(src), Path(dst)
     target = format_of(dst)  # an unknown DST extension or an unwritable DST fails before SRC is read
     check_output_path(dst, error=WeightFileError)
-    model = check_file_weights(
-        load_weights_file(src), src, "the converted model would be as broken, not written"
-    )
+    format_of(src)
+    described = torch_described(src)
+    if described is not None:
+        return write_described(described, dst, target)
     try:
-        converted = keras_copy(model) if target.framework == "keras" else torch_copy(model)
-    except WeightMismatchError as error:
-        raise WeightFileError(f"{src}: {error.one_line()}") from error
-    return save_weights_file(converted, dst, source_metadata(src) if target.records_metadata else None)
+        model = load_weights_file(src)
+    except WeightFileError as error:
+        refusal = error
+    else:
+        model = check_file_weights(model, src, "the converted model would be as broken, not written")
+        try:
+            converted = keras_copy(model) if target.framework == "keras" else torch_copy(model)
+        except WeightMismatchError as error:
+            refusal = WeightFileError(f"{src}: {error.one_line()}")
+        else:
+            metadata = source_metadata(src) if target.records_metadata else None
+            return save_weights_file(converted, dst, metadata)
+    # not the reference network: a Keras model of the family converts through its own description
+    described = keras_described(src)
+    if described is None:
+        raise refusal
+    return write_described(described, dst, target)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

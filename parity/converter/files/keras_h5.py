@@ -35,7 +35,7 @@ from parity.converter.files.keras_config import ConfigLayer, check_config, confi
 from parity.converter.stored import StoredKerasLayer, StoredKerasModel
 from sepconv.spec import REFERENCE
 
-__all__ = ["FORMATS", "load_h5", "load_keras_zip", "save_keras", "save_keras_weights"]
+__all__ = ["FORMATS", "layer_arrays", "load_h5", "load_keras_zip", "save_keras", "save_keras_weights"]
 
 #: the weights of each class, in the order Keras creates them (Keras 3 files store only indices)
 _WEIGHT_NAMES = {
@@ -226,6 +226,28 @@ def load_keras_zip(path: Path) -> StoredKerasModel:
     except zipfile.BadZipFile as error:
         raise WeightFileError(f"{path}: not a zip archive ({error})") from error
     return _read_h5(weights, path, config)
+
+
+def layer_arrays(path: Path) -> dict[str, list[np.ndarray]]:
+    """Layer name -> its arrays in Keras' order, from a ``.keras`` zip or an ``.h5`` of either layout.
+
+    Read as data, nothing checked against the reference: the caller matches the arrays to a description
+    (:mod:`parity.converter.described`)."""
+    source: Path | BytesIO = path
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            if "model.weights.h5" not in archive.namelist():
+                raise WeightFileError(f"{path}: not a Keras 3 .keras archive (no model.weights.h5)")
+            source = BytesIO(archive.read("model.weights.h5"))
+    try:
+        f = h5py.File(source, "r")
+    except OSError as error:
+        raise WeightFileError(f"{path}: not an HDF5 file ({error})") from error
+    with f:
+        root = f.get("model_weights", f)
+        if "layer_names" in root.attrs:
+            return {name: [a for _, a in weights] for name, weights in _legacy_layers(root, path).items()}
+        return {name: arrays for _, name, arrays in _k3_groups(f, path)}
 
 
 def save_keras(model: Any, path: Path) -> None:

@@ -209,7 +209,7 @@ def test_misspelt_schedule_refused_by_both(tmp_path: Path, bad_recipe: Path) -> 
 @pytest.mark.parametrize(
     ("prog", "args", "message"),
     [
-        ("sepconv-torch", ["fit", "--model.lr", "-1"], "lr must be positive, received lr=-1.0"),
+        ("sepconv-torch", ["fit", "--model.lr", "-1"], "model.lr must be positive, received --model.lr=-1.0"),
         pytest.param(
             "sepconv-torch",
             ["fit", "--trainer.max_epochs", "abc"],

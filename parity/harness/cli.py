@@ -1,5 +1,10 @@
 """``sepconv-parity``: run every parity check and print the report; exit 1 if any check fails.
 
+A ``--keras`` / ``--torch`` file of any other network of the family (:mod:`sepconv.arch`), or
+``--description NAME|YAML``, is checked on its own description (:mod:`parity.harness.described`: counts,
+forward float32 and float64 per layer, gradients, SGD step with buffers, round trip), with
+random inputs of its shape.
+
 Before the long run it checks what can be wrong with the input: the output
 paths (``--json``, ``--plot``), the checkpoint, and the data (found by
 :func:`sepconv.data.load_splits`). Errors print one line through
@@ -13,14 +18,16 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import keras
 
 from parity.converter.convert import keras_copy
-from parity.converter.errors import WeightFileError
+from parity.converter.errors import WeightFileError, WeightMismatchError
 from parity.converter.files import check_file_weights, file_kind, load_weights_file
 from parity.harness.broken import BROKEN_PORTS
 from parity.harness.data import load_setup
+from parity.harness.described import CORRECT, DESCRIBED_PORTS, run_described
 from parity.harness.port import REFERENCE_PORT, Port
 from parity.harness.report import format_table, save_json, save_plot
 from parity.harness.suite import run_suite
@@ -40,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument(
         "--torch", type=Path, metavar="FILE", help="trained PyTorch weights (.ckpt, .safetensors, .pt, .pth)"
     )
+    start.add_argument(
+        "--description",
+        metavar="NAME|YAML",
+        help="check a description (shipped name or YAML file) with seeded Keras initial weights",
+    )
     p.add_argument("--steps", type=int, default=300, metavar="K", help="trajectory length (default 300)")
     p.add_argument(
         "--float64",
@@ -53,9 +65,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--port",
-        choices=["reference", *BROKEN_PORTS],
+        choices=["reference", *BROKEN_PORTS, *DESCRIBED_PORTS],
         default="reference",
-        help="check a deliberately broken port instead (to see the checks fail)",
+        help="check a deliberately broken port instead (to see the checks fail); "
+        f"for a description: {', '.join(DESCRIBED_PORTS)}",
     )
     p.add_argument(
         "--onnx",
@@ -82,6 +95,49 @@ def _start(args: argparse.Namespace) -> keras.Model | None:
     return None
 
 
+def _described(args: argparse.Namespace) -> Any:
+    """``(Keras model, description)`` when the input is a network of the family other than the
+    reference (or ``--description``); ``None`` for the reference network's files and no input."""
+    from parity.converter.described import keras_described, keras_model, torch_described
+
+    if args.description is not None:
+        from sepconv.arch import description_path, load_yaml
+        from sepconv_keras.arch import build_keras
+
+        arch = load_yaml(description_path(args.description))
+        return build_keras(arch, "float64", seed=args.seed), arch
+    if args.torch is not None and file_kind(args.torch) == "torch":
+        found = torch_described(args.torch)
+        return None if found is None else (keras_model(found), found.arch)
+    if args.keras is not None and file_kind(args.keras) == "keras":
+        try:
+            _start(args)
+        except (WeightFileError, WeightMismatchError) as refusal:
+            found = keras_described(args.keras)
+            if found is None:
+                raise refusal from None
+            return keras_model(found), found.arch
+    return None
+
+
+def _run_described(args: argparse.Namespace, model: Any, arch: Any) -> int:
+    if args.port != "reference" and args.port not in DESCRIBED_PORTS:
+        raise InputError(
+            f"--port {args.port} breaks the reference network; for a description: "
+            f"{', '.join(DESCRIBED_PORTS)}"
+        )
+    if args.onnx is not None:
+        raise InputError(f"--onnx {args.onnx}: ONNX rows serve the reference network only")
+    port = CORRECT if args.port == "reference" else DESCRIBED_PORTS[args.port]
+    report = run_described(model, arch, port, args.seed)
+    print(format_table(report))
+    if args.json is not None:
+        save_json(report, args.json)
+    if args.plot is not None:
+        save_plot(report, args.plot, [layer.name for layer in arch.layers])
+    return 0 if report.passed else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns 0 if every check passed, 1 if any failed, 2 on a usage or file error."""
     args = _parser().parse_args(argv)
@@ -93,6 +149,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_output_path(args.json, "--json")
         if args.plot is not None:
             check_output_path(args.plot, "--plot", ".png")
+        described = _described(args)
+        if described is not None:
+            return _run_described(args, *described)
+        if args.port in DESCRIBED_PORTS:
+            raise InputError(
+                f"--port {args.port} breaks a description's port; give --keras, --torch or "
+                "--description of a network other than the reference"
+            )
         port: Port = REFERENCE_PORT if args.port == "reference" else BROKEN_PORTS[args.port].port
         start = _start(args)
         if args.onnx is not None and (not args.onnx.is_file() or args.onnx.suffix.lower() != ".onnx"):

@@ -187,7 +187,8 @@ def inspect_backup(backup_dir: Path, expected: dict[str, tuple[int, ...]]) -> Ba
 
 def adopt_backup(state: BackupState) -> None:
     """Make ``state.source`` the backup Keras restores (``latest.weights.h5``) with its epoch count."""
-    assert state.source is not None
+    if state.source is None:
+        raise ValueError(f"{state.folder}: no usable backup to adopt")
     latest = state.folder / WEIGHTS
     if state.source != latest:
         temp = private_temp(latest)

@@ -19,7 +19,7 @@ from sepconv.arch import Architecture, description_path, from_dict, load_keras_a
 from sepconv.arch.yaml_io import DESCRIPTIONS_DIR
 from sepconv.errors import InputError
 
-__all__ = ["CLASSES", "YAML_SUFFIXES", "check_trainable", "read_architecture"]
+__all__ = ["CLASSES", "YAML_SUFFIXES", "check_trainable", "muon_matrices", "read_architecture"]
 
 #: Fashion-MNIST's class count
 CLASSES = 10
@@ -54,3 +54,18 @@ def check_trainable(arch: Architecture, source: str) -> Architecture:
             "it cannot be trained or tested here (sepconv-convert and sepconv-parity accept it)"
         )
     return arch
+
+
+def muon_matrices(arch: Architecture) -> list[str]:
+    """``layer/weight`` (Keras names) of the weights Muon updates in ``arch``, by the reference's rule: the
+    kernels of ordinary convolutions (Conv2D, a SeparableConv2D's pointwise kernel) and of Dense layers;
+    depthwise kernels, biases and BatchNorm weights take SGD steps."""
+    from sepconv.arch import Conv2D, Dense, SeparableConv2D
+
+    found = []
+    for layer in arch.layers:
+        if isinstance(layer, Conv2D | Dense):
+            found.append(f"{layer.name}/kernel")
+        elif isinstance(layer, SeparableConv2D):
+            found.append(f"{layer.name}/pointwise_kernel")
+    return found

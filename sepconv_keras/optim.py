@@ -58,6 +58,8 @@ class MuonSGD(keras.optimizers.Optimizer):
         muon_lr_ratio: the Muon group's rate over ``learning_rate`` (the recipe's ``muon_lr / lr``), so
             that one schedule scales both.
         muon_momentum: the Muon group's (Nesterov) momentum.
+        matrices: ``layer/weight`` names of the weights that take Muon steps (a described network's:
+            :func:`sepconv.described.muon_matrices`); ``None``: the reference network's.
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class MuonSGD(keras.optimizers.Optimizer):
         muon_lr_ratio: float = 2.0,
         muon_momentum: float = 0.95,
         name: str = "muon_sgd",
+        matrices: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
@@ -75,8 +78,9 @@ class MuonSGD(keras.optimizers.Optimizer):
         self.nesterov = nesterov
         self.muon_lr_ratio = muon_lr_ratio
         self.muon_momentum = muon_momentum
-        matrices = muon_weights(REFERENCE).items()
-        self._matrix_suffixes = tuple(f"{layer}/{weight}" for layer, (weight, _) in matrices)
+        self.matrices = matrices
+        reference = (f"{layer}/{weight}" for layer, (weight, _) in muon_weights(REFERENCE).items())
+        self._matrix_suffixes = tuple(matrices if matrices is not None else reference)
 
     def is_matrix(self, variable: Any) -> bool:
         """Whether ``variable`` takes Muon steps."""
@@ -124,14 +128,18 @@ class MuonSGD(keras.optimizers.Optimizer):
             nesterov=self.nesterov,
             muon_lr_ratio=self.muon_lr_ratio,
             muon_momentum=self.muon_momentum,
+            matrices=self.matrices,
         )
         return config
 
 
 def make_optimizer(
-    recipe: Recipe, schedule: float | keras.optimizers.schedules.LearningRateSchedule
+    recipe: Recipe,
+    schedule: float | keras.optimizers.schedules.LearningRateSchedule,
+    matrices: list[str] | None = None,
 ) -> keras.optimizers.Optimizer:
-    """The recipe's optimizer: Keras' ``SGD``, or :class:`MuonSGD` for ``model.optimizer: muon``."""
+    """The recipe's optimizer: Keras' ``SGD``, or :class:`MuonSGD` for ``model.optimizer: muon`` (on
+    ``matrices``, ``None``: the reference network's)."""
     if recipe.optimizer == "muon":
         return MuonSGD(
             schedule,
@@ -139,5 +147,6 @@ def make_optimizer(
             nesterov=recipe.nesterov,
             muon_lr_ratio=recipe.muon_lr / recipe.lr,
             muon_momentum=recipe.muon_momentum,
+            matrices=matrices,
         )
     return keras.optimizers.SGD(schedule, momentum=recipe.momentum, nesterov=recipe.nesterov)

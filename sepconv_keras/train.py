@@ -7,6 +7,12 @@ from :func:`sepconv_keras.build_model`, SGD / sparse categorical cross-entropy
 the test evaluation (``test_metrics.json``). A recipe (``--recipe``) sets the
 defaults; explicit options override it.
 
+``--architecture FILE`` trains a described network instead (:mod:`sepconv.described`: a YAML description
+or a Keras model file's layers; :func:`sepconv_keras.arch.build_keras`, every kernel drawn by the
+recipe's initializer), on Fashion-MNIST presented to its input (:mod:`sepconv.data.present`); a network
+that does not end in ``softmax`` gets a final ``Activation("softmax")`` named ``probabilities``, so the
+saved models output probabilities as the reference does.
+
 ``--strategy mirrored|multi-worker`` trains with ``tf.distribute`` (see
 :mod:`sepconv_keras.distribute`). Each epoch is backed up (``BackupAndRestore``);
 ``--resume`` continues a killed run where its last epoch ended, and ends as the
@@ -69,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--recipe",
         default="reference",
         help="reference, tuned, fast or a recipe YAML path (default: reference)",
+    )
+    p.add_argument(
+        "--architecture",
+        help="train this network instead of the reference: a description YAML (or reference, standard, "
+        "mobilenet_v1_025_32) or a Keras model file (.keras, .h5, .json; its layers)",
     )
     p.add_argument("--epochs", type=int, help="epochs (recipe: 10)")
     p.add_argument("--batch-size", type=int, help="training batch size (recipe)")
@@ -180,6 +191,13 @@ def train(args: argparse.Namespace, progress: Progress | None = None) -> dict[st
     if args.override and not args.resume:
         raise InputError("--override applies only with --resume")
     recipe = recipe_with_options(args)
+    description = None
+    if getattr(args, "architecture", None) is not None:
+        from sepconv.described import check_trainable, muon_matrices, read_architecture
+
+        description = check_trainable(
+            read_architecture(args.architecture, "--architecture"), args.architecture
+        )
     check_output_dir(args.output_dir, "--output-dir")
     splits = load_splits(recipe.data_dir, download=recipe.download and not args.no_download)
 
@@ -190,7 +208,7 @@ def train(args: argparse.Namespace, progress: Progress | None = None) -> dict[st
 
     from sepconv.curves import write_curves
     from sepconv_keras.checkpoint import AtomicModelCheckpoint
-    from sepconv_keras.data import make_dataset, train_stream
+    from sepconv_keras.data import make_dataset, presented_images, train_stream
     from sepconv_keras.distribute import is_chief, make_strategy, prepare_multi_worker
     from sepconv_keras.losses import make_loss
     from sepconv_keras.memory import check_batch_fits
@@ -205,6 +223,9 @@ def train(args: argparse.Namespace, progress: Progress | None = None) -> dict[st
     from sepconv_keras.run_options import run_options, write_options
 
     strategy = make_strategy(args.strategy, args.cpu_replicas)  # before any other TensorFlow work
+    x_train, x_val, x_test = presented_images(
+        splits, None if description is None else description.input_shape
+    )
 
     epochs, batch_size, lr, seed = recipe.epochs, recipe.batch_size, recipe.lr, recipe.seed
     if not tf.config.list_physical_devices("GPU"):
@@ -229,9 +250,15 @@ def train(args: argparse.Namespace, progress: Progress | None = None) -> dict[st
             0.0, decay_steps=total - warmup, warmup_target=lr, warmup_steps=warmup
         )
     with strategy.scope():
-        model = build_model(initializer=recipe.initializer, seed=seed)
+        model = (
+            build_model(initializer=recipe.initializer, seed=seed)
+            if description is None
+            else _described_model(description, recipe.initializer, seed)
+        )
         model.compile(
-            optimizer=make_optimizer(recipe, schedule),
+            optimizer=make_optimizer(
+                recipe, schedule, None if description is None else muon_matrices(description)
+            ),
             loss=make_loss(recipe.label_smoothing),
             metrics=["accuracy"],
         )
@@ -245,7 +272,7 @@ def train(args: argparse.Namespace, progress: Progress | None = None) -> dict[st
     shard = tf.data.Options()
     shard.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     train_ds = train_stream(
-        splits.x_train,
+        x_train,
         splits.y_train,
         batch_size,
         seed=seed,
@@ -254,7 +281,7 @@ def train(args: argparse.Namespace, progress: Progress | None = None) -> dict[st
         steps=steps,
         background=splits.background if recipe.augment else None,
     ).with_options(shard)
-    val_ds = make_dataset(splits.x_val, splits.y_val, 500).with_options(shard)
+    val_ds = make_dataset(x_val, splits.y_val, 500).with_options(shard)
 
     best = out / "best.keras"
     callbacks: list[keras.callbacks.Callback] = [
@@ -270,7 +297,7 @@ def train(args: argparse.Namespace, progress: Progress | None = None) -> dict[st
             )
         )
     if multi_worker:
-        prepare_multi_worker(model, strategy, splits.x_train[:2], splits.y_train[:2])
+        prepare_multi_worker(model, strategy, x_train[:2], splits.y_train[:2])
     history = RunHistory(backup, restore=list(callbacks), write=not multi_worker)
     callbacks.append(history)
     if not multi_worker:  # last: it saves after the others have seen the epoch
@@ -302,7 +329,7 @@ def train(args: argparse.Namespace, progress: Progress | None = None) -> dict[st
     if chief:
         write_curves(rows, out, title="sepconv (Keras)")
 
-    test_ds = make_dataset(splits.x_test, splits.y_test, 500).with_options(shard)
+    test_ds = make_dataset(x_test, splits.y_test, 500).with_options(shard)
     final = model.evaluate(test_ds, verbose=0, return_dict=True)
     best_model = keras.models.load_model(best, safe_mode=True, compile=False)
     best_model.compile(loss=make_loss(recipe.label_smoothing), metrics=["accuracy"])
@@ -320,6 +347,18 @@ def train(args: argparse.Namespace, progress: Progress | None = None) -> dict[st
     else:
         shutil.rmtree(out, ignore_errors=True)
     return results
+
+
+def _described_model(description: Any, initializer: str, seed: int) -> Any:
+    """The Keras model of ``description`` with ``initializer``'s kernels, ending in probabilities."""
+    import keras
+
+    from sepconv_keras.arch import build_keras
+
+    model = build_keras(description, seed=seed, initializer=initializer)
+    if not description.ends_in_softmax():
+        model.add(keras.layers.Activation("softmax", name="probabilities"))
+    return model
 
 
 def _restore_point(

@@ -28,7 +28,17 @@ from sepconv.errors import InputError
 from sepconv.recipes import RecipeError, recipe_rules
 from sepconv.weights import check_weights
 
-__all__ = ["check_contents", "check_hyper_parameters", "weight_arrays"]
+__all__ = [
+    "ARCHITECTURE_KEY",
+    "check_contents",
+    "check_hyper_parameters",
+    "resume_architecture",
+    "stored_architecture",
+    "weight_arrays",
+]
+
+#: the description a converted checkpoint (``sepconv-convert``) carries, ``to_dict`` data
+ARCHITECTURE_KEY = "sepconv_architecture"
 
 #: entries Lightning adds to the stored hyper-parameters, not arguments of the model
 _LIGHTNING_HPARAMS = ("_instantiator", "_class_path")
@@ -36,9 +46,16 @@ _LIGHTNING_HPARAMS = ("_instantiator", "_class_path")
 
 def weight_arrays(state_dict: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """``{name: array}`` for :func:`check_weights`: floating tensors as float32 (NumPy has no bfloat16),
-    other tensors in their own dtype, which is refused."""
+    other tensors in their own dtype, which is refused; BatchNorm's integer ``num_batches_tracked``
+    is a counter, not a weight, and is left out."""
     arrays = {}
     for name, value in state_dict.items():
+        if (
+            name.endswith(".num_batches_tracked")
+            and isinstance(value, torch.Tensor)
+            and not value.is_floating_point()
+        ):
+            continue
         if isinstance(value, torch.Tensor):
             tensor = value.detach().cpu()
             arrays[name] = (tensor.float() if tensor.is_floating_point() else tensor).numpy()
@@ -75,17 +92,54 @@ def check_hyper_parameters(path: str | os.PathLike[str], hparams: Any) -> None:
                 raise InputError(f"{path}: stored hyper-parameter {e}") from None
 
 
+def stored_architecture(checkpoint: Mapping[str, Any]) -> Any:
+    """The description a checkpoint holds: its ``architecture`` hyper-parameter, else (a converted
+    checkpoint, no hyper-parameters) its ``sepconv_architecture`` entry; ``None``: the reference."""
+    hparams = checkpoint.get("hyper_parameters") or {}
+    stored = hparams.get("architecture") if isinstance(hparams, Mapping) else None
+    return stored if stored is not None else checkpoint.get(ARCHITECTURE_KEY)
+
+
+def stored_model(path: str | os.PathLike[str], checkpoint: Mapping[str, Any]) -> Any:
+    """A ``SepConvLitModule`` of the checkpoint's network (its weights to compare against)."""
+    from sepconv_torch.lit_module import SepConvLitModule
+
+    try:
+        return SepConvLitModule(architecture=stored_architecture(checkpoint))
+    except InputError as error:
+        raise InputError(f"{path}: stored architecture: {error}") from None
+
+
+def resume_architecture(path: str | os.PathLike[str], checkpoint: Mapping[str, Any], model: Any) -> None:
+    """``fit --ckpt_path``: the network is the checkpoint's. Without ``--model.architecture`` it is taken
+    from the checkpoint (``model["architecture"]`` set); one that describes another network is refused."""
+    from sepconv.arch import to_dict
+    from sepconv.described import read_architecture
+
+    stored = stored_architecture(checkpoint)
+    given = model.get("architecture")
+    if given is None:
+        if stored is not None:
+            model["architecture"] = stored
+        return
+    if stored is None or to_dict(read_architecture(given)) != to_dict(read_architecture(stored)):
+        theirs = "the reference network" if stored is None else f"network {stored.get('name')!r}"
+        raise InputError(
+            f"{path}: holds {theirs}, not the one --model.architecture={given} describes; resume it without "
+            "--model.architecture (the checkpoint's network is used)"
+        )
+
+
 def check_contents(
     path: str | os.PathLike[str], checkpoint: Mapping[str, Any], subcommand: str | None
 ) -> None:
     """Refuse ``checkpoint`` (loaded from ``path``) for ``subcommand`` (``fit``, ``test``, ...): see above."""
     from sepconv_torch.checkpoints import check_checkpoint
-    from sepconv_torch.lit_module import SepConvLitModule
 
     check_weights(
         weight_arrays(checkpoint["state_dict"]), path, "refused before any use (every output would be wrong)"
     )
-    check_checkpoint(path, SepConvLitModule())  # another model's weights: every mismatch named
+    check_checkpoint(path, stored_model(path, checkpoint))  # another model's weights: every mismatch named
     if "pytorch-lightning_version" not in checkpoint:
         raise InputError(
             f"{path}: a 'state_dict' without Lightning's bookkeeping (no 'pytorch-lightning_version'), "

@@ -28,6 +28,8 @@ __all__ = ["STANDARDISATION_KEY", "SepConvLitModule"]
 
 #: checkpoint entry holding the training data's ``mean`` and ``std``
 STANDARDISATION_KEY = "sepconv_standardisation"
+#: checkpoint entry of a described network: the CPU random state (its dropout masks) when it was saved
+RNG_KEY = "sepconv_cpu_rng_state"
 
 
 def split_described(net: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
@@ -212,18 +214,23 @@ class SepConvLitModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Keep the training data's standardisation with the weights (``predict`` on your own images),
-        and ``trainer.max_epochs``, the length of a cosine schedule (a resume compares it)."""
+        ``trainer.max_epochs``, the length of a cosine schedule (a resume compares it), and for a
+        described network the CPU random state (one process; under DDP rank 0's)."""
         splits = getattr(getattr(self.trainer, "datamodule", None), "splits", None)
         stats = (splits.mean, splits.std) if splits is not None else self.standardisation
         if stats is not None:
             checkpoint[STANDARDISATION_KEY] = {"mean": float(stats[0]), "std": float(stats[1])}
         if self.trainer.max_epochs is not None:
             checkpoint[MAX_EPOCHS_KEY] = int(self.trainer.max_epochs)
+        if self.description is not None:  # a resume draws the dropout masks an uninterrupted run draws
+            checkpoint[RNG_KEY] = torch.get_rng_state()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         stored = checkpoint.get(STANDARDISATION_KEY)
         if stored is not None:
             self.standardisation = (float(stored["mean"]), float(stored["std"]))
+        if self.description is not None and isinstance(checkpoint.get(RNG_KEY), torch.Tensor):
+            torch.set_rng_state(checkpoint[RNG_KEY])
         saved = (checkpoint.get("hyper_parameters") or {}).get("optimizer", "sgd")
         if saved != self.hparams.optimizer and "optimizer_states" in checkpoint:
             # resumed with another optimizer (``--override``): its state does not fit; start afresh

@@ -141,11 +141,16 @@ def test_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
         command = commands[int(failed.group(1))]
         pytest.fail(f"README command exited {failed.group(2)}: {command}\n{proc.stderr[-4000:]}")
     assert proc.returncode == 0, proc.stderr[-4000:]
+    written = sorted(str(p.relative_to(work)) for p in work.rglob("*"))
     for folder, name in WRITTEN:
         path = folder + name
         pattern = path.replace("version_N", "version_*/**")
-        written = sorted(str(p.relative_to(work)) for p in work.rglob("*"))
         assert list(work.glob(pattern)), f"{path} not written; written: {written[:80]}"
+    # "test and predict make no run folder of their own": the one fit made the one version_N
+    runs = sorted(p.name for p in work.glob("runs/torch/lightning_logs/version_*"))
+    assert len(runs) == 1, runs
+    # "each command says where it wrote"
+    assert proc.stdout.count("sepconv-torch: wrote ") >= 4, proc.stdout[-2000:]
 
 
 def test_a_broken_command_fails_the_walkthrough(tmp_path: Path) -> None:

@@ -258,11 +258,12 @@ def _save_torch(net: ArchNet, path: Path) -> None:
 def write_described(described: Described, dst: str | os.PathLike[str], target: WeightFormat) -> Path:
     """Write ``described`` to ``dst`` in ``target``'s format, atomically (nothing left behind on failure)."""
     dst = Path(dst)
-    if target.extension in (".onnx", ".pt2"):
-        raise WeightFileError(
-            f"{dst}: {target.extension} export serves the reference network only; {described.source} "
-            f"holds {described.arch.name!r} (convert it to .ckpt or .keras)"
-        )
+    if target.extension in (".onnx", ".pt2"):  # verified by its runtime before it is kept
+        from parity.converter.files.provenance import source_metadata
+
+        meta = source_metadata(Path(described.source))
+        net = torch_network(described).float()
+        return atomic_write(dst, lambda tmp: target.save(net, tmp, dict(meta)))
     if target.extension == ".weights.h5":
         return atomic_write(dst, lambda tmp: keras_model(described).save_weights(tmp))
     if target.framework == "keras":

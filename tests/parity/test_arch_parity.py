@@ -82,3 +82,26 @@ def test_a_reference_broken_port_on_a_description_is_refused(
 ) -> None:
     assert parity(["--description", "standard", "--port", "depthwise_axes_swapped"]) == 2
     assert "breaks the reference network" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".onnx", ".pt2"])
+def test_a_description_exports_verified(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str
+) -> None:
+    from parity.converter.files.deploy import read_metadata
+
+    model = _model("float32")
+    src, dst = tmp_path / "small.keras", tmp_path / f"small{suffix}"
+    model.save(src)
+    assert convert([str(src), str(dst)]) == 0, capsys.readouterr().err
+    meta = read_metadata(dst)
+    assert meta["source_file"] == "small.keras"
+    x = np.random.default_rng(3).normal(0.0, 1.0, (5, 8, 8, 2)).astype(np.float32)
+    if suffix == ".onnx":
+        import onnxruntime
+
+        assert A.from_dict(json.loads(meta["sepconv.architecture"])) == SMALL
+
+        session = onnxruntime.InferenceSession(str(dst), providers=["CPUExecutionProvider"])
+        found = session.run(["probabilities"], {"images": x.transpose(0, 3, 1, 2).copy()})[0]
+        assert np.abs(found - np.asarray(model(x, training=False))).max() <= 1e-5

@@ -99,6 +99,7 @@ def argmax_disagreements(expected: np.ndarray, found: np.ndarray, tie: float) ->
 
 
 def _compare(path: Path, expected: torch.Tensor, found: np.ndarray, runtime: str) -> None:
+    # "test images" below: the test split's, or for a description's network seeded N(0, 1) ones
     diff = float(np.max(np.abs(found - expected.numpy())))
     disagree = argmax_disagreements(expected.numpy(), found, PROBABILITY_TOL)
     if not (diff <= PROBABILITY_TOL and disagree == 0):
@@ -117,10 +118,23 @@ def _quiet() -> Any:
         yield
 
 
-def _prepare(model: Any) -> tuple[DeployedNet, np.ndarray, dict[str, float], torch.Tensor]:
-    """The network to export, the verification images, their statistics, and the expected probabilities."""
+def _description_images(description: Any) -> np.ndarray:
+    """Seeded N(0, 1) images ``(N, C, H, W)`` of a description's input shape (any network of the family:
+    its data are not known here)."""
+    h, w, c = description.input_shape
+    rng = np.random.default_rng(0)
+    return rng.normal(0.0, 1.0, (VERIFY_IMAGES, c, h, w)).astype(np.float32)
+
+
+def _prepare(model: Any) -> tuple[DeployedNet, np.ndarray, dict[str, float] | None, torch.Tensor]:
+    """The network to export, the verification images, their statistics (``None`` for a network of a
+    description, verified on random images of its shape), and the expected probabilities."""
     deployed = _network(model)
-    images, stats = verify_images()
+    description = getattr(deployed.net, "description", None)
+    if description is not None:
+        images, stats = _description_images(description), None
+    else:
+        images, stats = verify_images()
     with torch.no_grad():
         expected = deployed(torch.from_numpy(images))[1]
     return deployed, images, stats, expected
@@ -147,14 +161,23 @@ def export_onnx(model: Any, path: Path, metadata: Mapping[str, str] | None = Non
             dynamic_shapes=_DYNAMIC_BATCH,
         )
     proto = program.model_proto
-    meta = {
-        "class_names": json.dumps(list(CLASS_NAMES)),
-        "mean": repr(stats["mean"]),
-        "std": repr(stats["std"]),
-    }
-    meta["input"] = (
-        "images: (N, 1, 28, 28) float32, (pixel - mean) / std, garment bright on a dark background"
-    )
+    if stats is None:
+        from sepconv.arch import to_dict
+
+        description = deployed.net.description
+        h, w, c = description.input_shape
+        meta = {
+            "sepconv.architecture": json.dumps(to_dict(description)),
+            "input": f"images: (N, {c}, {h}, {w}) float32, prepared as the network was trained",
+        }
+    else:
+        meta = {
+            "class_names": json.dumps(list(CLASS_NAMES)),
+            "mean": repr(stats["mean"]),
+            "std": repr(stats["std"]),
+            "input": "images: (N, 1, 28, 28) float32, (pixel - mean) / std, garment bright on a dark "
+            "background",
+        }
     meta.update(metadata or {})
     for key, value in meta.items():
         proto.metadata_props.add(key=key, value=value)

@@ -105,3 +105,10 @@ def test_a_description_exports_verified(
         session = onnxruntime.InferenceSession(str(dst), providers=["CPUExecutionProvider"])
         found = session.run(["probabilities"], {"images": x.transpose(0, 3, 1, 2).copy()})[0]
         assert np.abs(found - np.asarray(model(x, training=False))).max() <= 1e-5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["reference", "standard", "mobilenet_v1_025_32"])
+def test_every_shipped_description_passes(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert parity(["--description", name]) == 0, capsys.readouterr().out
+    assert "all checks passed" in capsys.readouterr().out

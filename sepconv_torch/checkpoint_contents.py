@@ -32,7 +32,7 @@ __all__ = [
     "ARCHITECTURE_KEY",
     "check_contents",
     "check_hyper_parameters",
-    "resume_architecture",
+    "checkpoint_architecture",
     "stored_architecture",
     "weight_arrays",
 ]
@@ -110,9 +110,10 @@ def stored_model(path: str | os.PathLike[str], checkpoint: Mapping[str, Any]) ->
         raise InputError(f"{path}: stored architecture: {error}") from None
 
 
-def resume_architecture(path: str | os.PathLike[str], checkpoint: Mapping[str, Any], model: Any) -> None:
-    """``fit --ckpt_path``: the network is the checkpoint's. Without ``--model.architecture`` it is taken
-    from the checkpoint (``model["architecture"]`` set); one that describes another network is refused."""
+def checkpoint_architecture(path: str | os.PathLike[str], checkpoint: Mapping[str, Any], model: Any) -> None:
+    """``--ckpt_path``: the network is the checkpoint's. Without ``--model.architecture`` it is taken from
+    the checkpoint (``model["architecture"]`` set; a converted checkpoint, which has no hyper-parameters,
+    from its ``sepconv_architecture``); one that describes another network is refused."""
     from sepconv.arch import to_dict
     from sepconv.described import read_architecture
 

@@ -57,7 +57,7 @@ from sepconv.recipes import check_lightning_config, check_options
 from sepconv.runlock import lock_run
 from sepconv_torch import signals
 from sepconv_torch.callbacks import LearningCurves, ProbabilityWriter
-from sepconv_torch.checkpoint_contents import check_contents, resume_architecture
+from sepconv_torch.checkpoint_contents import check_contents, checkpoint_architecture
 from sepconv_torch.checkpoints import AtomicCheckpointIO, check_checkpoint, find_checkpoint
 from sepconv_torch.data import FashionMNISTDataModule
 from sepconv_torch.finite import FiniteGuard
@@ -152,8 +152,8 @@ class SepConvCLI(LightningCLI):
         if config.get("ckpt_path") and config["ckpt_path"] not in _NAMED_CKPTS:
             checkpoint = check_checkpoint(config["ckpt_path"])
             check_contents(config["ckpt_path"], checkpoint, subcommand)  # weights, Lightning keys, hparams
+            checkpoint_architecture(config["ckpt_path"], checkpoint, config["model"])  # its network
             if subcommand == "fit":
-                resume_architecture(config["ckpt_path"], checkpoint, config["model"])  # its network
                 self._check_resume_options(config, checkpoint)
 
     def _check_resume_options(self, config: Any, checkpoint: dict[str, Any]) -> None:

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from commands import assert_refused
+from commands import run as run_command
 
 from sepconv.errors import InputError
 from sepconv_torch import threads
 from sepconv_torch.threads import CpuSample, CpuThreads, busy_elsewhere, sample, threads_for
-from tests.commands import assert_refused
-from tests.commands import run as run_command
 
 
 @pytest.fixture

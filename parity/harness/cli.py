@@ -27,7 +27,7 @@ from parity.converter.errors import WeightFileError, WeightMismatchError
 from parity.converter.files import check_file_weights, file_kind, load_weights_file
 from parity.harness.broken import BROKEN_PORTS
 from parity.harness.data import load_setup
-from parity.harness.described import CORRECT, DESCRIBED_PORTS, run_described
+from parity.harness.described import CORRECT, DESCRIBED_PORTS, randomize, run_described
 from parity.harness.port import REFERENCE_PORT, Port
 from parity.harness.report import format_table, save_json, save_plot
 from parity.harness.suite import run_suite
@@ -50,7 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument(
         "--description",
         metavar="NAME|YAML",
-        help="check a description (shipped name or YAML file) with seeded Keras initial weights",
+        help="check a description (shipped name or YAML file): seeded Keras kernels, random biases and "
+        "BatchNorm statistics",
     )
     p.add_argument("--steps", type=int, default=300, metavar="K", help="trajectory length (default 300)")
     p.add_argument(
@@ -105,7 +106,7 @@ def _described(args: argparse.Namespace) -> Any:
         from sepconv_keras.arch import build_keras
 
         arch = load_yaml(description_path(args.description))
-        return build_keras(arch, "float64", seed=args.seed), arch
+        return randomize(build_keras(arch, "float64", seed=args.seed), args.seed), arch
     if args.torch is not None and file_kind(args.torch) == "torch":
         found = torch_described(args.torch)
         return None if found is None else (keras_model(found), found.arch)

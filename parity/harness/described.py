@@ -45,7 +45,7 @@ from sepconv_torch.arch import ArchNet, build_torch
 from sepconv_torch.arch import modules as M
 from sepconv_torch.arch.weights import to_keras_array, to_torch_array, transforms
 
-__all__ = ["DESCRIBED_PORTS", "DescribedPort", "run_described", "without_dropout"]
+__all__ = ["DESCRIBED_PORTS", "DescribedPort", "randomize", "run_described", "without_dropout"]
 
 FORWARD32_TOL = 1e-5
 FLOAT64_TOL = 1e-12
@@ -149,6 +149,26 @@ DESCRIBED_PORTS: dict[str, DescribedPort] = {
     )
 }
 CORRECT = DescribedPort("described")
+
+
+def randomize(model: Any, seed: int) -> Any:
+    """``model`` (Keras) with its kernels kept and every other weight random: biases, beta and moving mean
+    N(0, 0.1), gamma and moving variance U(0.5, 1.5), so that no output is a constant (fresh MobileNet
+    weights give every class 0.1, which a wrong port matches too)."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        arrays = []
+        for variable in layer.weights:
+            name, shape = variable.path.rsplit("/", 1)[-1], tuple(variable.shape)
+            if "kernel" in name:
+                arrays.append(np.asarray(variable))
+            elif name in ("gamma", "moving_variance"):
+                arrays.append(rng.uniform(0.5, 1.5, shape))
+            else:
+                arrays.append(rng.normal(0.0, 0.1, shape))
+        if arrays:
+            layer.set_weights(arrays)
+    return model
 
 
 def without_dropout(arch: Architecture) -> Architecture:

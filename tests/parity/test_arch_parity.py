@@ -112,3 +112,17 @@ def test_a_description_exports_verified(
 def test_every_shipped_description_passes(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert parity(["--description", name]) == 0, capsys.readouterr().out
     assert "all checks passed" in capsys.readouterr().out
+
+
+def test_description_checks_run_on_weights_that_reach_the_output() -> None:
+    """Fresh MobileNet weights give every class exactly 0.1 (any port matches that): --description
+    randomizes biases and BatchNorm statistics, so the output depends on every layer."""
+    import argparse
+
+    from parity.harness.cli import _described
+
+    args = argparse.Namespace(description="mobilenet_v1_025_32", seed=0, keras=None, torch=None)
+    model, arch = _described(args)
+    x = np.random.default_rng(0).normal(0.0, 1.0, (4, *arch.input_shape))
+    probabilities = np.asarray(model(x, training=False))
+    assert np.abs(probabilities - 0.1).max() > 1e-4

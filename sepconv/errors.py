@@ -23,6 +23,7 @@ The traceback is shown only with ``--debug`` on the command line or ``SEPCONV_DE
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -81,8 +82,6 @@ def no_space_error(error: BaseException) -> OSError | None:
     Writers such as ``torch.save`` report a full disk as another error ("unexpected pos ...") whose
     cause is the ``ENOSPC``; h5py reports it as ``OSError`` with the errno in its text.
     """
-    import errno
-
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
@@ -164,7 +163,11 @@ def run_main(
         full = no_space_error(error)
         if full is not None:
             where = f" writing {full.filename}" if getattr(full, "filename", None) else ""
-            print(f"{prog}: error: no space left on device{where}: {one_line(error)}", file=sys.stderr)
+            detail = (full.strerror or "") if error is full else one_line(error)
+            if detail.lower().startswith(os.strerror(errno.ENOSPC).lower()):  # said already
+                detail = detail[len(os.strerror(errno.ENOSPC)) :].lstrip(" ;:,")
+            line = f"{prog}: error: no space left on device{where}" + (f"; {detail}" if detail else "")
+            print(line, file=sys.stderr)
             return TRAINING_ERROR_STATUS
         if isinstance(error, TrainingError):
             print(f"{prog}: error: {one_line(error)}", file=sys.stderr)

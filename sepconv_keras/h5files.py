@@ -42,6 +42,4 @@ def full_disk(target: Path, error: BaseException) -> None:
     """If ``error`` is a full disk, raise ``OSError(ENOSPC)`` naming ``target`` (HDF5's own message
     names the hidden temporary file) and saying that the previous ``target`` was kept."""
     if no_space_error(error) is not None:
-        raise OSError(
-            errno.ENOSPC, f"No space left on device writing {target}; the previous {target.name} is kept"
-        ) from error
+        raise OSError(errno.ENOSPC, f"the previous {target.name} is kept", str(target)) from error

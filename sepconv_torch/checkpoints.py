@@ -59,9 +59,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             Path(tmp).unlink(missing_ok=True)
             full = no_space_error(error)
             if full is not None and not full.filename:  # torch.save says "unexpected pos": name the file
-                raise OSError(
-                    errno.ENOSPC, f"{os.strerror(errno.ENOSPC)}; {target} kept as it was", str(target)
-                ) from error
+                raise OSError(errno.ENOSPC, f"the previous {target.name} is kept", str(target)) from error
             raise
         dir_fd = os.open(target.parent, os.O_RDONLY)
         try:

@@ -52,7 +52,9 @@ def test_keras_full_disk_keeps_the_backup_and_resumes(small_disk: Path) -> None:
     args = ["--epochs", "4", "--steps-per-epoch", "3", "--output-dir", str(out)]
     full = subprocess.run(keras_command(*args), env=env(), capture_output=True, text=True, check=False)
     line = _one_line(full, "sepconv-keras")
-    assert str(out) in line and "is kept" in line
+    assert line.startswith(f"sepconv-keras: error: no space left on device writing {out}"), line
+    assert line.count(str(out)) == 1, line
+    assert line.endswith(" is kept")
     assert not list(out.rglob(".*.partial*"))  # the half-written file was removed
 
     import keras
@@ -80,7 +82,8 @@ def test_torch_full_disk_is_one_line_and_keeps_a_checkpoint(small_disk: Path) ->
     ]
     full = subprocess.run(torch_command(*fit), env=env(), capture_output=True, text=True, check=False)
     _one_line(full, "sepconv-torch")
-    assert f"no space left on device writing {root}" in full.stderr and ".ckpt" in full.stderr, full.stderr
+    assert f"no space left on device writing {root}" in full.stderr, full.stderr
+    assert full.stderr.rstrip().endswith(".ckpt is kept") and full.stderr.count(str(root)) == 1, full.stderr
     kept = list(root.rglob("*.ckpt"))
     assert kept, "no checkpoint survived"
     for path in kept:

@@ -41,11 +41,23 @@ from sepconv.paths import check_output_path
 __all__ = ["convert_file", "main"]
 
 
-def convert_file(src: str | Path, dst: str | Path) -> Path:
-    """Convert ``src`` to ``dst`` (formats by extension); ``WeightFileError`` naming the file if refused."""
+def convert_file(src: str | Path, dst: str | Path, config: str | Path | None = None) -> Path:
+    """Convert ``src`` to ``dst`` (formats by extension); ``WeightFileError`` naming the file if refused.
+
+    ``config``: the description of a Keras weights file ``src`` (a Keras model config ``.json``, a
+    ``.keras`` / ``.h5`` model file, or a YAML description), its layer names those of ``src``."""
     src, dst = Path(src), Path(dst)
     target = format_of(dst)  # an unknown DST extension or an unwritable DST fails before SRC is read
     check_output_path(dst, error=WeightFileError)
+    if config is not None:
+        if format_of(src).framework != "keras":
+            raise WeightFileError(f"{src}: --config describes a Keras weights file; this is a PyTorch one")
+        if not src.is_file():
+            raise WeightFileError(f"{src}: no such file")
+        described = keras_described(src, Path(config))
+        if described is None:
+            raise WeightFileError(f"{src}: not a Keras weight file")
+        return write_described(described, dst, target)
     format_of(src)
     described = torch_described(src)
     if described is not None:
@@ -79,11 +91,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("src", type=Path, help="source weight file")
     parser.add_argument("dst", type=Path, help="destination file (written only if the conversion succeeds)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="the network of a Keras weights file SRC (.weights.h5): a model config .json (model.to_json()), "
+        "a .keras/.h5 model file, or a YAML description",
+    )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = parser.parse_args(argv)
 
     def run() -> int:
-        convert_file(args.src, args.dst)
+        convert_file(args.src, args.dst, args.config)
         print(f"wrote {args.dst}")
         return 0
 

@@ -88,19 +88,36 @@ def _by_layer(rows: tuple[WeightRow, ...]) -> dict[str, list[WeightRow]]:
     return found
 
 
-def keras_described(path: Path) -> Described | None:
-    """The description and weights of a Keras model file of the family; ``None`` when ``path`` holds no
-    readable config (a weights-only file, not a Keras file at all). ``ArchitectureError`` naming the first
-    layer outside the family; ``WeightFileError`` naming any weight that does not fit the description."""
+def _architecture(config: Path) -> Architecture:
+    """The description in ``config``: a YAML description, or a Keras model config (``.json``, ``.keras``,
+    ``.h5``) read as data."""
+    from sepconv.arch import load_keras_architecture, load_yaml
+
+    if config.suffix.lower() in (".yaml", ".yml"):
+        return load_yaml(config)
+    return load_keras_architecture(config)
+
+
+def keras_described(path: Path, config: Path | None = None) -> Described | None:
+    """The description and weights of a Keras model file of the family, or of a weights file ``path``
+    (``.weights.h5`` too) with its description in ``config``; ``None`` when there is no ``config`` and
+    ``path`` holds no readable config (a weights-only file, not a Keras file at all).
+    ``ArchitectureError`` naming the first layer outside the family; ``WeightFileError`` naming any
+    weight that does not fit the description."""
     from parity.converter.files.keras_h5 import layer_arrays
 
-    if format_of(path).framework != "keras" or path.name.lower().endswith(".weights.h5"):
+    if format_of(path).framework != "keras":
         return None
-    try:
-        config = read_keras_config(path)
-    except ArchitectureError:
-        return None
-    arch = architecture_from_config(config, str(path))
+    if config is not None:
+        arch = _architecture(config)
+    else:
+        if path.name.lower().endswith(".weights.h5"):
+            return None
+        try:
+            found = read_keras_config(path)
+        except ArchitectureError:
+            return None
+        arch = architecture_from_config(found, str(path))
     stored = layer_arrays(path)
     rows = weight_rows(arch)
     arrays: list[np.ndarray] = []

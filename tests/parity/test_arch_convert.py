@@ -224,3 +224,20 @@ def test_keras2_h5_of_the_family_converts(tmp_path: Path, capsys: pytest.Capture
     x = np.random.default_rng(1).normal(0.0, 1.0, (4, 9, 9, 2)).astype("float32")
     want = model.predict(x, verbose=0)
     assert np.abs(_torch_probabilities(ckpt, x) - want).max() <= 1e-5
+
+
+def test_weights_file_with_a_json_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Keras' other way to ship a model: ``model.to_json()`` beside ``save_weights``."""
+    keras.utils.set_random_seed(0)
+    model = _tutorial(bn=True, dropout=True)
+    _randomize(model)
+    config, weights, ckpt = tmp_path / "m.json", tmp_path / "m.weights.h5", tmp_path / "m.ckpt"
+    config.write_text(model.to_json())
+    model.save_weights(weights)
+    assert main([str(weights), str(ckpt), "--config", str(config)]) == 0, capsys.readouterr().err
+    x = np.random.default_rng(1).normal(0.0, 1.0, (4, 28, 28, 1)).astype("float32")
+    want = np.asarray(model(x, training=False))
+    assert np.abs(_torch_probabilities(ckpt, x) - want).max() <= 1e-5
+    assert main([str(weights), str(tmp_path / "x.ckpt"), "--config", str(tmp_path / "none.json")]) == 2
+    assert "none.json: no such file" in capsys.readouterr().err
+    assert not (tmp_path / "x.ckpt").exists()

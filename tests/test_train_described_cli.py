@@ -16,6 +16,7 @@ from torch_runs import QUIET, run
 
 from sepconv.arch import description_path, to_dict
 from sepconv.described import read_architecture
+from sepconv.errors import InputError
 from sepconv.recipes import recipe_path
 from sepconv_torch.lit_module import SepConvLitModule
 
@@ -152,3 +153,18 @@ def test_keras_train_and_predict_a_description(recipe: str, tmp_path: Path) -> N
     probabilities = np.load(tmp_path / "p" / "predictions.npy")
     assert probabilities.shape == (10000, 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_keras_model_file_is_a_description(tmp_path: Path) -> None:
+    from sepconv_keras.arch import build_keras
+
+    arch = read_architecture(str(MOBILENET))
+    build_keras(arch).save(tmp_path / "model.keras")
+    module = SepConvLitModule(architecture=str(tmp_path / "model.keras"))
+    assert module.hparams["architecture"] == to_dict(arch)
+
+
+def test_a_missing_file_is_named() -> None:
+    with pytest.raises(InputError, match=r"^model.architecture 'nowhere.keras': no such file"):
+        SepConvLitModule(architecture="nowhere.keras")

@@ -128,10 +128,10 @@ class CpuThreads(L.Callback):
             self._set(self.count, "fixed by count")
             return
         self._most = self._initial
-        self._follow = "OMP_NUM_THREADS" not in os.environ and self._last is not None and self._most > 1
-        if self._follow:
-            assert self._last is not None
-            wait = MIN_WINDOW - (time.monotonic() - self._last.wall)
+        last = self._last
+        self._follow = "OMP_NUM_THREADS" not in os.environ and last is not None and self._most > 1
+        if self._follow and last is not None:
+            wait = MIN_WINDOW - (time.monotonic() - last.wall)
             if wait > 0:
                 time.sleep(wait)
             self._check()

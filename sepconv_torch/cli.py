@@ -232,6 +232,16 @@ class SepConvCLI(LightningCLI):
                 f"{PROG} {shlex.join(sys.argv[1:])}",
             )
 
+    def _run_subcommand(self, subcommand: str) -> None:
+        """Lightning's, releasing the root's lock when the subcommand ends, however it ends (a second
+        fit in the same process, as in a notebook, would otherwise find its own lock)."""
+        try:
+            super()._run_subcommand(subcommand)
+        finally:
+            lock, self._run_lock = getattr(self, "_run_lock", None), None
+            if lock is not None:
+                lock.release()
+
     def before_validate(self) -> None:
         self._resolve_ckpt_path()
 

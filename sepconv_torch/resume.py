@@ -117,6 +117,8 @@ class RunCheckpoint(ModelCheckpoint):
       moved, the recorded files are found by name in the new folder; a recorded best that exists
       nowhere any more is dropped (then the best is chosen among the epochs still on disk and to come).
     * ``test``, ``validate``, ``predict``: the state is not loaded (they save no checkpoint).
+    * ``last.ckpt`` is rewritten after every epoch, the best or not (Lightning's skips epochs that kept no
+      top-k checkpoint).
     * ``{epoch}`` in ``filename`` is the 1-based epoch (``best-epoch=01-...`` after the first epoch), as
       in ``metrics.csv``, the progress bar and the learning curves.
 
@@ -133,6 +135,24 @@ class RunCheckpoint(ModelCheckpoint):
                 warnings.filterwarnings("ignore", r"Checkpoint directory .* exists and is not empty")
             super().setup(trainer, pl_module, stage)
         self._stage = stage
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._should_save_on_train_epoch_end(trainer):
+            self._keep_last_current(trainer)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if not self._should_save_on_train_epoch_end(trainer):
+            self._keep_last_current(trainer)
+
+    def _keep_last_current(self, trainer: L.Trainer) -> None:
+        """Rewrite ``last.ckpt`` for this step if Lightning did not: it does so only in a step that also
+        kept a top-k checkpoint, which left ``last.ckpt`` at an older epoch after an epoch that was not the
+        best (a resume then trained that epoch again). Skipped where Lightning skips any save (sanity
+        check, ``fast_dev_run``, a step saved already)."""
+        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
     def _generate_state_key(self, **kwargs: Any) -> str:
         return f"ModelCheckpoint{kwargs!r}"  # readable by (and from) a plain ModelCheckpoint

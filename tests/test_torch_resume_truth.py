@@ -63,6 +63,8 @@ def test_a_worse_epoch_after_resume_is_not_best(one_epoch: Path) -> None:
     assert [r["epoch"] for r in rows] == ["1", "2"]
     assert float(rows[1]["val_loss"]) > float(rows[0]["val_loss"])
     assert find_checkpoint(root, "best") == best_before
+    # last.ckpt is the worse, newer epoch: a resume from it goes on from epoch 2, not 1 again
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == 4
 
 
 def test_conflicting_options_are_refused(one_epoch: Path, main, capsys: pytest.CaptureFixture) -> None:  # type: ignore[no-untyped-def]

@@ -53,7 +53,13 @@ def _parser() -> argparse.ArgumentParser:
         help="check a description (shipped name or YAML file): seeded Keras kernels, random biases and "
         "BatchNorm statistics",
     )
-    p.add_argument("--steps", type=int, default=300, metavar="K", help="trajectory length (default 300)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=300,
+        metavar="K",
+        help="trajectory length (default 300; a description: 10 at most)",
+    )
     p.add_argument(
         "--float64",
         action="store_true",
@@ -130,7 +136,10 @@ def _run_described(args: argparse.Namespace, model: Any, arch: Any) -> int:
     if args.onnx is not None:
         raise InputError(f"--onnx {args.onnx}: ONNX rows serve the reference network only")
     port = CORRECT if args.port == "reference" else DESCRIBED_PORTS[args.port]
-    report = run_described(model, arch, port, args.seed)
+    from parity.harness.checks import onnx_runtime_available
+
+    onnx = not args.no_onnx and onnx_runtime_available()
+    report = run_described(model, arch, port, args.seed, steps=min(args.steps, 10), onnx=onnx)
     print(format_table(report))
     if args.json is not None:
         save_json(report, args.json)

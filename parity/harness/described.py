@@ -15,7 +15,10 @@ gradients float64   training mode: the gradient of ``sum(out * w)`` for every we
                     relative to ``max(1, max|g|)``
 SGD step float64    one step (lr 0.01) in training mode: every weight and buffer           1e-12
                     (moving mean/variance) after it; ``num_batches_tracked`` = 1
+trajectory float64  a few SGD steps on one batch: the objective at each, relative to        1e-10 or
+                    ``max(1, |objective|)``, or 100x PyTorch's own 1e-14 sensitivity      chaos floor
 round trip          Keras -> PyTorch -> Keras, every weight bit-exact                       0
+ONNX Runtime        the port exported to ONNX (verified against PyTorch), against Keras     1e-5
 ==================  =====================================================================  ===========
 
 ``out`` is Keras' output and ``softmax`` of PyTorch's logits when the description ends in softmax.
@@ -38,6 +41,7 @@ import torch
 from torch import nn
 
 from parity.converter import transforms as T
+from parity.converter.errors import WeightFileError
 from parity.harness.checks.result import CheckResult
 from parity.harness.report import Report
 from sepconv.arch import Architecture, Dropout, SpatialDropout2D, weight_rows
@@ -52,6 +56,9 @@ FLOAT64_TOL = 1e-12
 #: training-mode gradients pass through every BatchNorm's batch statistics, which amplify rounding
 #: (MobileNet 0.25 at batch 4: 1.1e-12); the reference suite's float64 gradient bound
 GRADIENT64_TOL = 1e-10
+#: the float64 objectives of a few SGD steps, relative to max(1, |objective|)
+TRAJECTORY64_TOL = 1e-10
+TRAJECTORY_LR = 1e-3
 LR = 0.01
 
 
@@ -127,15 +134,19 @@ def _deinterleaved(a: np.ndarray) -> np.ndarray:
 DESCRIBED_PORTS: dict[str, DescribedPort] = {
     port.name: port
     for port in (
-        DescribedPort("bn_epsilon_1e-5", _epsilon_1e5, must_fail=("forward64", "gradients", "sgd_step")),
+        DescribedPort(
+            "bn_epsilon_1e-5", _epsilon_1e5, must_fail=("forward64", "gradients", "sgd_step", "trajectory")
+        ),
         DescribedPort("unbiased_running_var", _unbiased_running_var, must_fail=("sgd_step",)),
         DescribedPort(
             "symmetric_padding",
             _symmetric_padding,
-            must_fail=("forward", "forward64", "gradients", "sgd_step"),
+            must_fail=("forward", "forward64", "gradients", "sgd_step", "trajectory"),
         ),
         DescribedPort(
-            "relu_uncapped", _relu_uncapped, must_fail=("forward", "forward64", "gradients", "sgd_step")
+            "relu_uncapped",
+            _relu_uncapped,
+            must_fail=("forward", "forward64", "gradients", "sgd_step", "trajectory"),
         ),
         DescribedPort(
             "depthwise_interleaved",
@@ -144,7 +155,7 @@ DESCRIBED_PORTS: dict[str, DescribedPort] = {
                     "depthwise_interleaved", "(kh, kw, C, m)", "(m, C, kh, kw)", _interleaved, _deinterleaved
                 )
             },
-            must_fail=("forward", "forward64", "gradients", "sgd_step"),
+            must_fail=("forward", "forward64", "gradients", "sgd_step", "trajectory"),
         ),
     )
 }
@@ -347,11 +358,119 @@ def _round_trip(arch: Architecture, arrays: list[np.ndarray], port: DescribedPor
     )
 
 
+def _torch_objectives(
+    arch: Architecture,
+    arrays: list[np.ndarray],
+    x: np.ndarray,
+    w_out: np.ndarray,
+    port: DescribedPort,
+    steps: int,
+) -> list[float]:
+    net = _torch(arch, arrays, "float64", port).train()
+    optimizer = torch.optim.SGD(net.parameters(), lr=TRAJECTORY_LR)
+    found = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = (_out(net, arch, x) * torch.from_numpy(w_out)).sum()
+        loss.backward()
+        optimizer.step()
+        found.append(float(loss))
+    return found
+
+
+def _trajectory(
+    arch: Architecture, arrays: list[np.ndarray], x: np.ndarray, port: DescribedPort, steps: int
+) -> CheckResult:
+    """``steps`` float64 SGD steps (training mode) on one batch in both frameworks, objective
+    ``sum(out * w)`` at each. Deep BatchNorm chains trained on one small batch are chaotic (MobileNet
+    0.25: a 1e-14 relative change of PyTorch's own weights grows ~100x per step), so each step's bound is
+    the larger of ``TRAJECTORY64_TOL * max(1, |objective|)`` and 100 times what that 1e-14 perturbation
+    of the PyTorch side alone makes at that step."""
+    import tensorflow as tf
+
+    model = _keras(arch, arrays, "float64")
+    w_out = np.random.default_rng(6).normal(0.0, 1.0, (x.shape[0], arch.classes))
+    keras_losses = []
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model(x, training=True) * w_out)
+        grads = tape.gradient(loss, model.trainable_weights)
+        for variable, grad in zip(model.trainable_weights, grads, strict=True):
+            variable.assign(variable - TRAJECTORY_LR * grad)
+        keras_losses.append(float(loss))
+    torch_losses = _torch_objectives(arch, arrays, x, w_out, port, steps)
+    rng = np.random.default_rng(9)
+    nudged = [a * (1.0 + 1e-14 * rng.normal(size=a.shape)) for a in arrays]
+    floor = [
+        abs(a - b)
+        for a, b in zip(torch_losses, _torch_objectives(arch, nudged, x, w_out, port, steps), strict=True)
+    ]
+    diffs = [abs(a - b) for a, b in zip(keras_losses, torch_losses, strict=True)]
+    bounds = [
+        max(TRAJECTORY64_TOL * max(1.0, abs(k)), 100.0 * f) for k, f in zip(keras_losses, floor, strict=True)
+    ]
+    over = [i for i, (d, b) in enumerate(zip(diffs, bounds, strict=True)) if not d <= b]
+    worst = max(range(steps), key=lambda i: diffs[i] / bounds[i])
+    return CheckResult(
+        "trajectory",
+        f"trajectory float64, {steps} SGD steps",
+        not over,
+        diffs[worst],
+        bounds[worst],
+        f"step {over[0] if over else worst}",
+        f"|objective_keras - objective_torch| per step (lr {TRAJECTORY_LR}); bound: max("
+        f"{TRAJECTORY64_TOL:g} x max(1, |objective|), 100 x PyTorch against itself, weights changed 1e-14)",
+        {"abs_diff": diffs, "tolerance": bounds},
+    )
+
+
+def _onnx(arch: Architecture, arrays: list[np.ndarray], x: np.ndarray, port: DescribedPort) -> CheckResult:
+    """The PyTorch port exported to ONNX (verified against PyTorch on export), run by ONNX Runtime,
+    against Keras (float32 probabilities, or outputs when the description has no softmax)."""
+    import tempfile
+    from pathlib import Path
+
+    import onnxruntime
+
+    from parity.converter.files.deploy import export_onnx
+
+    model, net = _keras(arch, arrays, "float32"), _torch(arch, arrays, "float32", port)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "net.onnx"
+        try:
+            export_onnx(net, path, {})
+        except WeightFileError as error:  # the export's own verification: ONNX Runtime vs PyTorch
+            return CheckResult(
+                "onnx",
+                "ONNX Runtime vs Keras",
+                False,
+                math.inf,
+                FORWARD32_TOL,
+                None,
+                str(error),
+                inf_reason="the export failed",
+            )
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        name = "probabilities" if arch.ends_in_softmax() else "logits"
+        found = session.run([name], {"images": x.astype(np.float32).transpose(0, 3, 1, 2).copy()})[0]
+    diff = _scaled(found, np.asarray(model(x.astype("float32"), training=False)))
+    return CheckResult(
+        "onnx", "ONNX Runtime vs Keras", diff <= FORWARD32_TOL, diff, FORWARD32_TOL, None, name
+    )
+
+
 def run_described(
-    model: Any, arch: Architecture, port: DescribedPort = CORRECT, seed: int = 0, batch: int = 4
+    model: Any,
+    arch: Architecture,
+    port: DescribedPort = CORRECT,
+    seed: int = 0,
+    batch: int = 4,
+    steps: int = 5,
+    onnx: bool = False,
 ) -> Report:
     """Every check on ``model`` (a Keras model of ``arch``, or anything with ``get_layer(name)
-    .get_weights()``) and its PyTorch port ``port``; inputs N(0, 1) of ``batch`` images."""
+    .get_weights()``) and its PyTorch port ``port``; inputs N(0, 1) of ``batch`` images; a float64
+    trajectory of ``steps`` SGD steps; ``onnx`` adds ONNX Runtime against Keras."""
     began = time.perf_counter()
     arrays = [a.astype("float64") for a in _keras_arrays(model, arch)]
     x = np.random.default_rng(seed).normal(0.0, 1.0, (batch, *arch.input_shape))
@@ -389,5 +508,8 @@ def run_described(
             f"lr {LR}, batch {batch}; {s_detail}{note}",
         )
     )
+    results.append(_trajectory(train_arch, arrays, x, port, steps))
     results.append(_round_trip(arch, arrays, port))
+    if onnx:
+        results.append(_onnx(arch, arrays, x, port))
     return Report(results, f"{port.name} ({arch.name})", time.perf_counter() - began)

@@ -50,6 +50,7 @@ def test_the_port_passes_every_check() -> None:
     assert rows["forward64"].value <= 1e-12 and rows["round_trip"].value == 0.0
     assert "Dropout off" in rows["sgd_step"].label and "drop" in rows["sgd_step"].detail
     assert "num_batches_tracked = 1" in rows["sgd_step"].detail
+    assert rows["trajectory"].value <= 1e-10 and len(rows["trajectory"].series["abs_diff"]) == 5
 
 
 @pytest.mark.parametrize("name", sorted(DESCRIBED_PORTS))
@@ -75,6 +76,7 @@ def test_commands_on_keras_and_torch_files(tmp_path: Path, capsys: pytest.Captur
     assert parity(["--torch", str(ckpt), "--port", "depthwise_interleaved"]) == 1
     text = capsys.readouterr().out
     assert "FAIL forward float64, per layer: first layer over the bound: dw" in text, text
+    assert "FAIL ONNX Runtime vs Keras" in text and "FAIL trajectory float64, 10 SGD steps" in text, text
 
 
 def test_a_reference_broken_port_on_a_description_is_refused(

@@ -45,7 +45,7 @@ from typing import Any
 import lightning as L
 from jsonargparse import ArgumentError
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
-from lightning.pytorch.callbacks import EarlyStopping
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
@@ -197,6 +197,13 @@ class SepConvCLI(LightningCLI):
         signals.watch(trainer)
         return trainer
 
+    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[L.Callback]) -> L.Trainer:
+        """Lightning's; ``--trainer.enable_checkpointing false`` also drops this CLI's own checkpoint
+        callback (``--checkpoint.*``), which Lightning would refuse beside it."""
+        if config.get("enable_checkpointing") is False:
+            callbacks = [c for c in callbacks if not isinstance(c, ModelCheckpoint)]
+        return super()._instantiate_trainer(config, callbacks)
+
     def _place_outputs(self, trainer: L.Trainer) -> None:
         """Where the default logger writes: a resumed ``fit`` into the checkpoint's run folder; nowhere for
         the other subcommands (which write no ``config.yaml`` either). A logger that was given is kept."""
@@ -225,6 +232,17 @@ class SepConvCLI(LightningCLI):
     def before_fit(self) -> None:
         self._resolve_ckpt_path()
         check_fit_memory(self.trainer, self.datamodule)  # on the CPU the OS kills, silently
+        watching = [c for c in self.trainer.callbacks if getattr(c, "monitor", None) == "val_loss"]
+        if watching and (self.trainer.limit_val_batches == 0 or self.trainer.check_val_every_n_epoch is None):
+            names = sorted(
+                "--checkpoint.monitor" if isinstance(c, ModelCheckpoint) else "--early_stopping.monitor"
+                for c in watching
+            )
+            raise InputError(
+                f"--trainer.limit_val_batches {self.trainer.limit_val_batches}: no validation, but "
+                f"{' and '.join(names)} watch val_loss; keep validation, or set them to a training value "
+                "(loss, accuracy)"
+            )
         if self.trainer.is_global_zero:  # one fit per root: a second is refused, naming the first
             self._run_lock = lock_run(
                 self.trainer.default_root_dir,

@@ -322,3 +322,32 @@ def test_warmup_past_a_shortened_run_is_one_line(tmp_path: Path) -> None:
     args = ["fit", "--config", ROOT / "sepconv/recipes/tuned.yaml", "--trainer.max_epochs", "1"]
     proc = run("sepconv-torch", *args, "--trainer.default_root_dir", tmp_path / "runs")
     assert_refused(proc, "sepconv-torch", "model.warmup_epochs must be < trainer.max_epochs (1)")
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_fit_without_validation_is_one_line(tmp_path: Path) -> None:
+    """Early stopping and the best checkpoint watch val_loss: a fit that validates nothing is refused."""
+    args = ["fit", "--trainer.limit_val_batches", "0", "--trainer.default_root_dir", tmp_path / "r"]
+    message = (
+        "--trainer.limit_val_batches 0: no validation, but --checkpoint.monitor and --early_stopping.monitor "
+        "watch val_loss"
+    )
+    assert_refused(run("sepconv-torch", *args), "sepconv-torch", message)
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_fit_without_checkpointing_runs(tmp_path: Path) -> None:
+    """``--trainer.enable_checkpointing false`` drops the CLI's own checkpoint callback (Lightning
+    refused the pair: exit 3) and writes no checkpoint."""
+    from torch_runs import run as torch_run
+
+    root = tmp_path / "r"
+    torch_run(
+        "fit", "--trainer.enable_checkpointing=false", "--trainer.max_epochs=1",
+        "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=1",
+        f"--trainer.default_root_dir={root}",
+    )  # fmt: skip
+    assert (root / "lightning_logs/version_0/metrics.csv").is_file()
+    assert not list(root.rglob("*.ckpt"))

@@ -230,6 +230,7 @@ def test_broken_depth_multiplier_channel_order_is_caught() -> None:
 def test_mobilenet_description_is_keras_applications() -> None:
     import keras
 
+    keras.backend.clear_session()  # Keras numbers unnamed layers per session: start from 'reshape' again
     built = keras.applications.MobileNet(input_shape=(32, 32, 3), alpha=0.25, weights=None, classes=10)
     read = A.architecture_from_config(json.loads(built.to_json()))
     shipped = A.load_yaml("mobilenet_v1_025_32")

@@ -72,10 +72,14 @@ class Described:
         return str(self.arrays[0].dtype) if self.arrays else "float32"
 
 
-def _check(arch: Architecture, named: dict[str, np.ndarray], source: str) -> None:
+#: what a refusal of unusable weights ends with, unless the caller says otherwise
+CONSEQUENCE = "the converted model would be as broken, not written"
+
+
+def _check(arch: Architecture, named: dict[str, np.ndarray], source: str, consequence: str) -> None:
     from sepconv.weights import check_weights
 
-    check_weights(named, source, "the converted model would be as broken, not written", WeightFileError)
+    check_weights(named, source, consequence, WeightFileError)
     dtypes = sorted({str(a.dtype) for a in named.values()})
     if len(dtypes) > 1:
         raise WeightFileError(f"{source}: the weights mix dtypes {dtypes}; expected one")
@@ -98,7 +102,9 @@ def _architecture(config: Path) -> Architecture:
     return load_keras_architecture(config)
 
 
-def keras_described(path: Path, config: Path | None = None) -> Described | None:
+def keras_described(
+    path: Path, config: Path | None = None, consequence: str = CONSEQUENCE
+) -> Described | None:
     """The description and weights of a Keras model file of the family, or of a weights file ``path``
     (``.weights.h5`` too) with its description in ``config``; ``None`` when there is no ``config`` and
     ``path`` holds no readable config (a weights-only file, not a Keras file at all).
@@ -135,7 +141,8 @@ def keras_described(path: Path, config: Path | None = None) -> Described | None:
                     f"the description {row.keras_shape}"
                 )
             arrays.append(array)
-    _check(arch, {f"{r.layer}/{r.keras_weight}": a for r, a in zip(rows, arrays, strict=True)}, str(path))
+    named = {f"{r.layer}/{r.keras_weight}": a for r, a in zip(rows, arrays, strict=True)}
+    _check(arch, named, str(path), consequence)
     return Described(arch, tuple(arrays), str(path))
 
 
@@ -164,7 +171,7 @@ def _torch_object(path: Path) -> tuple[Any, Any] | None:
     return obj[CHECKPOINT_KEY], obj.get("state_dict")
 
 
-def torch_described(path: Path) -> Described | None:
+def torch_described(path: Path, consequence: str = CONSEQUENCE) -> Described | None:
     """The description and weights of a PyTorch file that carries a description; ``None`` for one that
     does not (the reference network's files). ``WeightFileError`` naming each key that does not fit."""
     if format_of(path).framework != "torch" or path.suffix.lower() not in (
@@ -202,7 +209,7 @@ def torch_described(path: Path) -> Described | None:
         if not tensor.is_floating_point() or tensor.dtype == torch.bfloat16:
             raise WeightFileError(f"{path}: {row.torch_key} is {tensor.dtype}; expected float32 or float64")
         arrays.append(to_keras_array(row, tensor.detach().cpu().numpy()))
-    _check(arch, {r.torch_key: a for r, a in zip(rows, arrays, strict=True)}, str(path))
+    _check(arch, {r.torch_key: a for r, a in zip(rows, arrays, strict=True)}, str(path), consequence)
     return Described(arch, tuple(arrays), str(path), counters)
 
 

@@ -88,6 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+#: what a refusal of unusable weights ends with
+CONSEQUENCE = "parity of a broken model says nothing about the port"
+
+
 def _start(args: argparse.Namespace) -> keras.Model | None:
     """The trained model to check, as a float32 reference Keras model (``None``: train one)."""
     for path, want in ((args.keras, "keras"), (args.torch, "torch")):
@@ -97,8 +101,7 @@ def _start(args: argparse.Namespace) -> keras.Model | None:
             raise WeightFileError(
                 f"{path}: --{want} needs a {want} weight file, this is a {file_kind(path)} one"
             )
-        consequence = "parity of a broken model says nothing about the port"
-        return keras_copy(check_file_weights(load_weights_file(path), path, consequence), "float32")
+        return keras_copy(check_file_weights(load_weights_file(path), path, CONSEQUENCE), "float32")
     return None
 
 
@@ -114,13 +117,13 @@ def _described(args: argparse.Namespace) -> Any:
         arch = load_yaml(description_path(args.description))
         return randomize(build_keras(arch, "float64", seed=args.seed), args.seed), arch
     if args.torch is not None and file_kind(args.torch) == "torch":
-        found = torch_described(args.torch)
+        found = torch_described(args.torch, consequence=CONSEQUENCE)
         return None if found is None else (keras_model(found), found.arch)
     if args.keras is not None and file_kind(args.keras) == "keras":
         try:
             _start(args)
         except (WeightFileError, WeightMismatchError) as refusal:
-            found = keras_described(args.keras)
+            found = keras_described(args.keras, consequence=CONSEQUENCE)
             if found is None:
                 raise refusal from None
             return keras_model(found), found.arch

@@ -106,3 +106,16 @@ def check_output_dir(path: str | os.PathLike[str], option: str) -> None:
         raise InputError(f"{option} {path}: {ancestor} is not a folder")
     if not os.access(ancestor, os.W_OK):
         raise InputError(f"{option} {path}: cannot create it, {ancestor} is not writable")
+
+
+def packaged_or_path(
+    folder: Path, name_or_path: str | os.PathLike[str], what: str, error: type[Exception] = FileNotFoundError
+) -> Path:
+    """``folder/<name>.yaml`` for a packaged name (``reference``), else ``name_or_path`` as a file path;
+    ``error`` naming ``what`` (recipe, description), the value and the packaged names if neither exists."""
+    candidate = folder / f"{name_or_path}.yaml"
+    path = candidate if candidate.is_file() else Path(name_or_path)
+    if not path.is_file():
+        names = sorted(p.stem for p in folder.glob("*.yaml"))
+        raise error(f"{what} {str(name_or_path)!r}: not one of {names} and no such file")
+    return path

@@ -20,32 +20,16 @@ import_tensorflow(quiet=True)
 
 import keras  # noqa: E402
 
+from parity.harness.described import randomize  # noqa: E402
 from sepconv_keras.arch import build_keras  # noqa: E402
 
-__all__ = ["build_pair", "gradient_diff", "keras_layer_outputs", "layer_diffs", "nhwc", "randomize_keras"]
-
-
-def randomize_keras(model: Any, rng: np.random.Generator) -> None:
-    """Kernels stay Keras' seeded Glorot ones (activations of order 1, so 1e-12 is a tight bound); biases,
-    BatchNorm's beta and moving mean N(0, 0.1); gamma and moving variance U(0.5, 1.5)."""
-    for layer in model.layers:
-        arrays = []
-        for variable in layer.weights:
-            shape, name = tuple(variable.shape), variable.path.rsplit("/", 1)[-1]
-            if "kernel" in name:
-                arrays.append(np.asarray(variable))
-            elif name in ("gamma", "moving_variance"):
-                arrays.append(rng.uniform(0.5, 1.5, shape))
-            else:
-                arrays.append(rng.normal(0.0, 0.1, shape))
-        if arrays:
-            layer.set_weights(arrays)
+__all__ = ["build_pair", "gradient_diff", "keras_layer_outputs", "layer_diffs", "nhwc"]
 
 
 def build_pair(arch: Architecture, seed: int = 0) -> tuple[Any, ArchNet]:
     """Keras model and PyTorch network of ``arch`` in float64 (eval mode), the Keras weights copied over."""
     model = build_keras(arch, "float64", seed=seed)
-    randomize_keras(model, np.random.default_rng(seed))
+    randomize(model, seed)  # the parity harness' own: kernels kept, every other weight random
     net = build_torch(arch, dtype=torch.float64).eval()
     keras_to_torch(model, net)
     return model, net

@@ -24,6 +24,7 @@ import yaml
 from sepconv.arch.errors import ArchitectureError
 from sepconv.arch.layers import LAYER_CLASSES, Layer, _Pooling
 from sepconv.arch.network import Architecture
+from sepconv.paths import packaged_or_path
 
 __all__ = ["DESCRIPTIONS_DIR", "description_path", "dump_yaml", "from_dict", "load_yaml", "to_dict"]
 
@@ -32,12 +33,7 @@ DESCRIPTIONS_DIR = Path(__file__).parent / "descriptions"
 
 def description_path(name_or_path: str | Path) -> Path:
     """``reference`` / ``standard`` / ``mobilenet_v1_025_32`` -> the shipped YAML; else a path."""
-    candidate = DESCRIPTIONS_DIR / f"{name_or_path}.yaml"
-    path = candidate if candidate.is_file() else Path(name_or_path)
-    if not path.is_file():
-        names = sorted(p.stem for p in DESCRIPTIONS_DIR.glob("*.yaml"))
-        raise ArchitectureError(f"description {str(name_or_path)!r}: not one of {names} and no such file")
-    return path
+    return packaged_or_path(DESCRIPTIONS_DIR, name_or_path, "description", ArchitectureError)
 
 
 def layer_from_dict(entry: Any, index: int) -> Layer:

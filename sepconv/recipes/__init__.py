@@ -23,6 +23,7 @@ import yaml
 
 from sepconv.data.splits import NUM_TRAIN
 from sepconv.init import INITIALIZERS
+from sepconv.paths import packaged_or_path
 from sepconv.recipes.rules import Bound, RecipeError, Rule, above, at_least, below_one, between
 from sepconv.schedule import SCHEDULES
 
@@ -138,12 +139,7 @@ def check_warmup(warmup_epochs: float, epochs: int) -> None:
 
 def recipe_path(name_or_path: str | Path) -> Path:
     """``reference`` / ``tuned`` -> the packaged YAML; anything else is taken as a path."""
-    candidate = RECIPES_DIR / f"{name_or_path}.yaml"
-    path = candidate if candidate.is_file() else Path(name_or_path)
-    if not path.is_file():
-        names = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
-        raise FileNotFoundError(f"recipe {str(name_or_path)!r}: not one of {names} and no such file")
-    return path
+    return packaged_or_path(RECIPES_DIR, name_or_path, "recipe")
 
 
 #: values a recipe's YAML may expand to, aliases followed (a recipe has a few dozen; a LightningCLI

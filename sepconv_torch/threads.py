@@ -106,7 +106,7 @@ class CpuThreads(L.Callback):
     Args:
         count: CPU threads of PyTorch's kernels: auto (as many as the cores other processes leave
             free, measured again every interval seconds; unchanged when OMP_NUM_THREADS is set) or a number.
-        interval: seconds between two measurements of the load in auto mode.
+        interval: seconds between two measurements of the load in auto mode (at least ``MIN_WINDOW``).
     """
 
     def __init__(self, count: int | Literal["auto"] = "auto", interval: float = 1.0) -> None:
@@ -155,7 +155,8 @@ class CpuThreads(L.Callback):
             torch.set_num_threads(threads)
 
     def _maybe_check(self) -> None:
-        if self._follow and self._last is not None and time.monotonic() - self._last.wall >= self.interval:
+        window = max(self.interval, MIN_WINDOW)  # shorter windows hold a tick or two of CPU time: noise
+        if self._follow and self._last is not None and time.monotonic() - self._last.wall >= window:
             self._check()
 
     def on_train_batch_start(self, *args: Any) -> None:

@@ -31,7 +31,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -42,6 +41,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from step_time import cpu_model  # this folder is on sys.path when a benchmark runs
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -56,16 +57,6 @@ PATHS = (
 )
 DEFAULT_PATHS = ("torch-fit", "keras-train", "torch-predict")
 PREDICT_BATCHES = (20, 2)  # of 500 images: the whole test set, and a tenth of it
-
-
-def cpu_model() -> str:
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown"
 
 
 def commit() -> str:

@@ -27,11 +27,16 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 
 
-def commands(recipe: str, epochs: int | None, out: Path) -> dict[str, list[str]]:
+def commands(
+    recipe: str, epochs: int | None, out: Path, architecture: str | None = None
+) -> dict[str, list[str]]:
+    """Each framework's training command for ``recipe`` (and ``architecture``: a shipped name or a file)."""
     from sepconv.recipes import recipe_path
 
     torch_epochs = [f"--trainer.max_epochs={epochs}"] if epochs else []
     keras_epochs = [f"--epochs={epochs}"] if epochs else []
+    torch_epochs += [f"--model.architecture={architecture}"] if architecture else []
+    keras_epochs += [f"--architecture={architecture}"] if architecture else []
     return {
         "sepconv-torch fit": [
             str(BIN / "sepconv-torch"),

@@ -18,7 +18,8 @@ from sepconv.init import Initializer
 from sepconv.recipes import check_value, check_warmup
 from sepconv.schedule import Schedule, lr_factor
 from sepconv.spec import INPUT_SHAPE, NUM_CLASSES
-from sepconv_torch.arch import build_torch
+from sepconv_torch.arch import ArchNet, build_torch
+from sepconv_torch.arch.fold import fold_batchnorm
 from sepconv_torch.host_memory import retain_freed_memory
 from sepconv_torch.model import build_model
 from sepconv_torch.optim import MuonSGD, split_parameters
@@ -170,12 +171,15 @@ class SepConvLitModule(L.LightningModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(N, 10)`` of images ``(N, C, H, W)`` (the reference: ``(N, 1, 28, 28)``)."""
+        return self._logits(self.net, x)
+
+    def _logits(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
         if self.hparams.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         chunk = self.hparams.eval_chunk_size
         if chunk and len(x) > chunk and x.device.type == "cpu" and not torch.is_grad_enabled():
-            return torch.cat([self.net(part) for part in x.split(chunk)])
-        return self.net(x)
+            return torch.cat([net(part) for part in x.split(chunk)])
+        return net(x)
 
     def _step(
         self,
@@ -261,10 +265,22 @@ class SepConvLitModule(L.LightningModule):
                     group["lr"] = base * factor(scheduler.last_epoch)  # LambdaLR's own formula
                 scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
 
+    def on_predict_start(self) -> None:
+        """``predict`` runs a described network with its BatchNorms folded into the convolutions
+        (:func:`sepconv_torch.arch.fold.fold_batchnorm`: fewer operations, the same function within
+        float32 rounding), as the exported files do; ``test`` and ``validate`` report on the network as
+        trained. Lightning has put the module in eval mode by now."""
+        folded = fold_batchnorm(self.net) if isinstance(self.net, ArchNet) else None
+        object.__setattr__(self, "_predict_net", folded)  # not a submodule: no state-dict keys, no summary
+
+    def on_predict_end(self) -> None:
+        object.__setattr__(self, "_predict_net", None)
+
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         """Class probabilities ``(N, 10)`` (softmax of the logits), as the Keras model outputs."""
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        return torch.softmax(self(x), dim=-1)
+        net = getattr(self, "_predict_net", None)
+        return torch.softmax(self(x) if net is None else self._logits(net, x), dim=-1)
 
     def _build_optimizer(self) -> torch.optim.Optimizer:
         """SGD, or :class:`MuonSGD` (a description's matrices: :func:`split_described`), with this

@@ -38,6 +38,8 @@ from step_time import cpu_model
 NETWORKS = ("reference", "standard", "mobilenet_v1_025_32")
 RECIPES = ("reference", "tuned")
 FRAMEWORKS = {"lightning": "sepconv-torch fit", "keras": "sepconv-keras train"}
+#: the folder each framework's run writes under ``OUT/<network>/<recipe>`` (``epochs.commands``)
+RUN_DIRS = {"lightning": "torch", "keras": "keras"}
 STAGES = ("count", "train", "time", "table")
 
 
@@ -50,6 +52,10 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 def _label(network: str) -> str:
     return Path(network).stem if Path(network).suffix else network
+
+
+def _recipe_order(recipe: str) -> int:
+    return RECIPES.index(recipe) if recipe in RECIPES else len(RECIPES)
 
 
 def count(network: str) -> dict[str, Any]:
@@ -80,8 +86,7 @@ def count(network: str) -> dict[str, Any]:
 def train(network: str, recipe: str, framework: str, out: Path) -> dict[str, Any]:
     """One full training and test, as a user runs it, in ``out/<framework>``."""
     name = FRAMEWORKS[framework]
-    run_dir = out / framework
-    shutil.rmtree(run_dir, ignore_errors=True)  # an interrupted run's leftovers
+    shutil.rmtree(out / RUN_DIRS[framework], ignore_errors=True)  # an interrupted run's leftovers
     command = commands(recipe, None, out, architecture=network)[name]
     start = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -176,26 +181,27 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as error:
             p.error(f"--recipes: {error}")
     for network in args.networks:
-        label = _label(network)
         if "count" in args.stages:
-            _write_json(args.out / label / "count.json", count(network))
-        if "train" in args.stages:
-            for recipe in args.recipes:
+            _write_json(args.out / _label(network) / "count.json", count(network))
+    if "train" in args.stages:  # recipe by recipe: the first recipe's whole row comes first
+        for recipe in args.recipes:
+            for network in args.networks:
                 for framework in FRAMEWORKS:
-                    result = args.out / label / recipe / f"{framework}.json"
+                    result = args.out / _label(network) / recipe / f"{framework}.json"
                     if result.is_file() and not args.retrain:
                         continue
-                    found = train(network, recipe, framework, args.out / label / recipe)
+                    found = train(network, recipe, framework, args.out / _label(network) / recipe)
                     _write_json(result, found)
                     print(
-                        f"{label} {recipe} {framework}: {found['seconds']:.0f} s, "
+                        f"{_label(network)} {recipe} {framework}: {found['seconds']:.0f} s, "
                         f"test accuracy {found['test_accuracy']:.4f}",
                         file=sys.stderr,
                     )
-        if "time" in args.stages:
-            timing(network, args.rounds, args.out / label / "step_time.json")
+    if "time" in args.stages:
+        for network in args.networks:
+            timing(network, args.rounds, args.out / _label(network) / "step_time.json")
     if "table" in args.stages:
-        text = table(args.out, args.networks, args.recipes)
+        text = table(args.out, args.networks, sorted(args.recipes, key=_recipe_order))
         (args.out / "table.md").write_text(text + "\n")
         print(text)
     return 0

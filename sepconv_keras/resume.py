@@ -3,6 +3,8 @@ run history that Keras' ``BackupAndRestore`` does not bring back.
 
 * :class:`AtomicBackupAndRestore` writes each epoch's backup under a private name, stamps the epoch
   into the file and renames it into place; the backup it replaces becomes ``latest.weights.h5.bkp``.
+  The file also carries the model's random-seed states (a ``Dropout``'s ``SeedGenerator``, which
+  ``save_weights`` leaves out), and a restore puts them back, so the dropout masks continue as they would.
   A kill or a full disk during a save leaves the previous backup whole.
 * :func:`inspect_backup` reads every array of the backup (and of the ``.bkp`` before it) and compares
   the model's shapes with the model about to be trained; :func:`adopt_backup` puts the good one in
@@ -24,6 +26,7 @@ from typing import Any
 
 import h5py
 import keras
+import numpy as np
 
 from sepconv.paths import commit, private_temp, write_text_atomic
 from sepconv_keras.h5files import abandon_h5, full_disk
@@ -38,6 +41,7 @@ __all__ = [
     "has_backup",
     "inspect_backup",
     "optimizer_layout",
+    "seed_states",
 ]
 
 METADATA = "training_metadata.json"  # read by keras.callbacks.BackupAndRestore
@@ -45,6 +49,7 @@ WEIGHTS = "latest.weights.h5"
 PREVIOUS = f"{WEIGHTS}.bkp"
 HISTORY = "history.json"
 EPOCH_ATTR = "sepconv_epoch"  # epochs completed, stamped into each backup's weights file
+SEED_ATTR = "sepconv_seed_states"  # (n, 2): the SeedGenerator states (dropout masks), when the model has any
 MODEL_GROUP = "layers/"  # the model's arrays in a .weights.h5; "optimizer/" holds the optimizer's
 
 
@@ -66,6 +71,9 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             self.model.save_weights(str(temp))
             with h5py.File(temp, "a") as f:
                 f.attrs[EPOCH_ATTR] = self._current_epoch
+                seeds = seed_states(self.model)
+                if seeds:
+                    f.attrs[SEED_ATTR] = np.stack([np.asarray(v.numpy()) for v in seeds])
             with open(temp, "rb") as written:
                 os.fsync(written.fileno())
             if latest.exists():
@@ -76,6 +84,28 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             full_disk(latest, error)
             raise
         _write_metadata(backup, self._current_epoch)
+
+    def _load_model(self) -> None:
+        """Keras' restore (weights, optimizer, epoch), then the random-seed states that ``save_weights``
+        leaves out (a backup without them, or of another count, leaves the model's own)."""
+        super()._load_model()
+        latest = Path(self.backup_dir) / WEIGHTS
+        if not latest.exists():
+            return
+        with h5py.File(latest, "r") as f:
+            saved = f.attrs.get(SEED_ATTR)
+        seeds = seed_states(self.model)
+        if saved is not None and len(saved) == len(seeds):
+            for variable, value in zip(seeds, saved, strict=True):
+                variable.assign(np.asarray(value, dtype=variable.dtype))
+
+
+def seed_states(model: keras.Model) -> list[Any]:
+    """The state variables of ``model``'s ``SeedGenerator``s (a ``Dropout``'s: where its masks come from),
+    in model order: the variables Keras counts as the model's state but not as its weights, so that
+    ``save_weights`` does not save them."""
+    weights = {id(v) for v in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
 
 
 def _write_metadata(backup: Path, epoch: int) -> None:

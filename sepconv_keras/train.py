@@ -18,8 +18,10 @@ saved models output probabilities as the reference does.
 ``--resume`` continues a killed run where its last epoch ended, and ends as the
 uninterrupted run would (see :mod:`sepconv_keras.resume`); a backup is checked before it is trusted
 (a damaged one falls back to the epoch before), and a resume with options that change the run (learning
-rate, optimizer, batch size, schedule) is refused unless ``--override`` is given. Op determinism is on:
-the same seed gives the same weights.
+rate, optimizer, batch size, schedule) is refused unless ``--override`` is given. The run records its
+network in ``backup/run.json`` (:func:`sepconv_keras.run_options.architecture_record`): ``--resume``
+without ``--architecture`` trains the recorded one, and another network is refused by name, with
+``--override`` too. Op determinism is on: the same seed gives the same weights.
 
 One run per ``--output-dir`` (:func:`sepconv.runlock.lock_run`): a second is refused, naming the first.
 Every file is written under a private name and renamed into place. SIGTERM stops the run with status
@@ -191,13 +193,11 @@ def train(args: argparse.Namespace, progress: Progress | None = None) -> dict[st
     if args.override and not args.resume:
         raise InputError("--override applies only with --resume")
     recipe = recipe_with_options(args)
-    description = None
-    if getattr(args, "architecture", None) is not None:
-        from sepconv.described import check_trainable, muon_matrices, read_architecture
+    from sepconv.described import check_trainable, muon_matrices, read_architecture
 
-        description = check_trainable(
-            read_architecture(args.architecture, "--architecture"), args.architecture
-        )
+    description, source = None, getattr(args, "architecture", None)
+    if source is not None:
+        description = check_trainable(read_architecture(source, "--architecture"), source)
     check_output_dir(args.output_dir, "--output-dir")
     splits = load_splits(recipe.data_dir, download=recipe.download and not args.no_download)
 
@@ -220,8 +220,10 @@ def train(args: argparse.Namespace, progress: Progress | None = None) -> dict[st
         RunHistory,
         has_backup,
     )
-    from sepconv_keras.run_options import run_options, write_options
+    from sepconv_keras.run_options import ARCHITECTURE, architecture_record, run_options, write_options
 
+    if args.resume:
+        description, source = _resumed_architecture(Path(args.output_dir) / "backup", description, source)
     strategy = make_strategy(args.strategy, args.cpu_replicas)  # before any other TensorFlow work
     x_train, x_val, x_test = presented_images(
         splits, None if description is None else description.input_shape
@@ -263,7 +265,7 @@ def train(args: argparse.Namespace, progress: Progress | None = None) -> dict[st
             metrics=["accuracy"],
         )
 
-    options = run_options(recipe, steps)
+    options = {**run_options(recipe, steps), ARCHITECTURE: architecture_record(description, source)}
     first_epoch = _restore_point(backup, model, strategy, options, args) if has_backup(backup) else 0
     progress.out, progress.epochs = out, epochs
     if chief and not multi_worker:  # multi-worker runs keep no backup
@@ -359,6 +361,41 @@ def _described_model(description: Any, initializer: str, seed: int) -> Any:
     if not description.ends_in_softmax():
         model.add(keras.layers.Activation("softmax", name="probabilities"))
     return model
+
+
+def _resumed_architecture(backup: Path, given: Any, source: str | None) -> tuple[Any, str | None]:
+    """``(description, --architecture value)`` a ``--resume`` trains: ``given`` (None: the built-in
+    reference) if the interrupted run recorded that network; the recorded one if ``--architecture`` was
+    not given; another network is refused in one line naming both. Without a backup, or with a record
+    older than the network's, ``given`` (the backup's array shapes are checked later)."""
+    from sepconv.described import check_trainable, read_architecture
+    from sepconv_keras.resume import has_backup
+    from sepconv_keras.run_options import (
+        ARCHITECTURE,
+        RUN_FILE,
+        architecture_record,
+        architecture_refusal,
+        read_options,
+    )
+
+    saved = read_options(backup) if has_backup(backup) else None
+    if saved is None or ARCHITECTURE not in saved:
+        return given, source
+    recorded, where = saved[ARCHITECTURE], backup / RUN_FILE
+    if recorded is not None and not (isinstance(recorded, dict) and "description" in recorded):
+        raise InputError(f"--resume: {where}: the recorded architecture is not a description record")
+    if source is None and recorded is not None:
+        description = check_trainable(read_architecture(recorded["description"], str(where)), str(where))
+        print(
+            f"{PROG}: --resume: training network {description.name!r}, the interrupted run's "
+            f"(recorded in {where})",
+            file=sys.stderr,
+        )
+        return description, recorded.get("source")
+    refusal = architecture_refusal(recorded, architecture_record(given, source))
+    if refusal is not None:
+        raise InputError(f"--resume: {refusal}")
+    return given, source
 
 
 def _restore_point(

@@ -58,6 +58,14 @@ def _recipe_order(recipe: str) -> int:
     return RECIPES.index(recipe) if recipe in RECIPES else len(RECIPES)
 
 
+def _accuracy(run: dict[str, Any] | None) -> str:
+    if run is None:
+        return "-"
+    if run["test_accuracy"] is None:
+        return "diverged" if "diverged" in run["failed"] else f"failed (exit {run['exit']})"
+    return f"{run['test_accuracy']:.4f}"
+
+
 def count(network: str) -> dict[str, Any]:
     """Parameters and forward FLOPs per image from the description, and Lightning's summary of the same."""
     from lightning.pytorch.utilities.model_summary import ModelSummary
@@ -91,19 +99,12 @@ def train(network: str, recipe: str, framework: str, out: Path) -> dict[str, Any
     start = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(
-            f"seed_claim: error: {network} {recipe} {name} exited {proc.returncode}: "
-            f"{proc.stderr.strip()[-400:]}"
-        )
-    return {
-        "network": network,
-        "recipe": recipe,
-        "framework": framework,
-        "command": " ".join(command),
-        "seconds": seconds,
-        "test_accuracy": test_accuracy(name, recipe, out),
-    }
+    run = {"network": network, "recipe": recipe, "framework": framework, "command": " ".join(command)}
+    run["seconds"] = seconds
+    if proc.returncode != 0:  # a run that diverged is a result too: its last line says why
+        lines = proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"]
+        return run | {"test_accuracy": None, "failed": lines[-1], "exit": proc.returncode}
+    return run | {"test_accuracy": test_accuracy(name, recipe, out)}
 
 
 def timing(network: str, rounds: int, path: Path) -> dict[str, Any]:
@@ -139,7 +140,7 @@ def table(out: Path, networks: list[str], recipes: list[str]) -> str:
         cells.append(f"{counted['flops'] / 1e6:.2f}" if counted else "-")
         for recipe in recipes:
             runs = [load(out / label / recipe / f"{f}.json") for f in FRAMEWORKS]
-            cells.append(" / ".join(f"{r['test_accuracy']:.4f}" if r else "-" for r in runs))
+            cells.append(" / ".join(_accuracy(r) for r in runs))
         timed = load(out / label / "step_time.json")
         for key in ("step_ms", "infer256_ms"):
             if timed is None:
@@ -194,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                     _write_json(result, found)
                     print(
                         f"{_label(network)} {recipe} {framework}: {found['seconds']:.0f} s, "
-                        f"test accuracy {found['test_accuracy']:.4f}",
+                        f"test accuracy {_accuracy(found)}",
+                        found.get("failed", ""),
                         file=sys.stderr,
                     )
     if "time" in args.stages:

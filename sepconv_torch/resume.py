@@ -5,7 +5,8 @@
 * :func:`option_conflicts`: the training options given now that differ from those the checkpoint was
   trained with (:data:`MODEL_OPTIONS`, :data:`DATA_OPTIONS`, and the cosine schedule's length), as records.
 * :class:`RunCheckpoint`: ``ModelCheckpoint`` whose state a resumed fit takes over whole, so ``best`` stays
-  the checkpoint with the lowest ``val_loss`` over all epochs, before and after the interruption.
+  the checkpoint with the lowest ``val_loss`` over all epochs, before and after the interruption; under
+  DDP it also keeps every rank's random state (:mod:`sepconv_torch.rng`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+
+from sepconv_torch.rng import gather_rank_states, restore_rank_state
 
 __all__ = [
     "DATA_OPTIONS",
@@ -119,6 +122,8 @@ class RunCheckpoint(ModelCheckpoint):
     * ``test``, ``validate``, ``predict``: the state is not loaded (they save no checkpoint).
     * ``last.ckpt`` is rewritten after every epoch, the best or not (Lightning's skips epochs that kept no
       top-k checkpoint).
+    * Under DDP, checkpoints of a described network hold every rank's CPU random state, and a resumed
+      fit gives each rank its own (:mod:`sepconv_torch.rng`): the dropout masks continue as they would.
     * ``{epoch}`` in ``filename`` is the 1-based epoch (``best-epoch=01-...`` after the first epoch), as
       in ``metrics.csv``, the progress bar and the learning curves.
 
@@ -153,6 +158,16 @@ class RunCheckpoint(ModelCheckpoint):
         check, ``fast_dev_run``, a step saved already)."""
         if self.save_last and not self._should_skip_saving_checkpoint(trainer):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        gather_rank_states(trainer, pl_module, checkpoint)
+
+    def on_load_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        restore_rank_state(trainer, pl_module, checkpoint)  # fit only, after the module's own restore
 
     def _generate_state_key(self, **kwargs: Any) -> str:
         return f"ModelCheckpoint{kwargs!r}"  # readable by (and from) a plain ModelCheckpoint

@@ -11,6 +11,20 @@ PyTorch's CPU capability.
     python benchmarks/step_time.py --profile           # per-op profile of the PyTorch step
     python benchmarks/step_time.py --paths torch torch-selu-exp torch-nn-selu torch-malloc-default  # levers
     python benchmarks/step_time.py --device cuda        # on a GPU (``auto``, the default, picks one)
+    python benchmarks/step_time.py --architecture mobilenet_v1_025_32 --json mobilenet.json
+    python benchmarks/step_time.py --architecture standard --profile
+    python benchmarks/step_time.py --architecture standard --threads 1  # one thread each, on a busy machine
+
+``--architecture NAME|FILE`` (a shipped name, YAML description or Keras model file, as
+``sepconv-torch fit --model.architecture`` takes it) times a described network instead of the
+reference: ``keras`` builds it with :func:`sepconv_keras.arch.build_keras` (softmax appended where the
+description does not end in one, as ``sepconv-keras train --architecture``), ``lightning`` with
+``SepConvLitModule(architecture=...)`` (the data module presents the images as the description's input
+needs, :mod:`sepconv.data.present`), ``torch`` with :func:`sepconv_torch.arch.build_torch`,
+channels-last, fed the same presented images. ``--architecture reference`` is the shipped reference
+description through those builders (what ``--model.architecture reference`` trains). The variant paths
+that switch the built-in reference network's own options (``REFERENCE_ONLY``) are refused with any
+other description; ``torch-malloc-default`` and ``lightning-bf16`` take any.
 
 Paths: ``keras`` (``model.fit``), ``lightning`` (``Trainer.fit(SepConvLitModule(),
 FashionMNISTDataModule())`` with the CLI's defaults: ``deterministic=True``, the progress bar redrawn
@@ -25,6 +39,10 @@ one-call oneDNN convolution backward instead of ``sepconv_torch.conv``'s three c
 ``lightning-bf16`` (the Lightning path with ``precision="bf16-mixed"``), ``lightning-literal-order``
 (the Lightning path over a network that runs every activation before its max pool) and
 ``lightning-onednn-backward`` (the Lightning path with ``split_conv_backward=False``).
+
+``--json FILE`` writes ``medians`` (``{path: {"step_ms", "infer256_ms"}}``, the medians over rounds),
+every round's measurement (``runs``), the ``architecture`` name (``"sepconv"``, the built-in reference
+network, without the flag), the CPU and the device.
 
 On CUDA (``--device cuda``) the PyTorch paths keep the whole data set on the GPU and draw batches
 there (the Lightning path through ``FashionMNISTDataModule``, which does so on any accelerator), and
@@ -65,6 +83,15 @@ LIGHTNING_MODULE_ARGS: dict[str, dict[str, bool]] = {
     "lightning-onednn-backward": {"split_conv_backward": False},
 }
 DEFAULT_PATHS = ("keras", "lightning", "torch")
+#: paths that switch options of the built-in reference network (``build_model``): not for other descriptions
+REFERENCE_ONLY = (
+    "torch-nn-selu",
+    "torch-selu-exp",
+    "torch-literal-order",
+    "torch-onednn-backward",
+    "lightning-literal-order",
+    "lightning-onednn-backward",
+)
 MFLOP_PER_SAMPLE = 24.4  # forward + backward of one training sample (README, "Performance")
 
 
@@ -124,17 +151,50 @@ def _torch_net(variant: str) -> Any:
     return net.to(memory_format=torch.channels_last)
 
 
-def worker_torch(steps: int, warmup: int, variant: str, device: str = "cpu") -> dict[str, float]:
+def _described_torch_net(variant: str, architecture: str) -> Any:
+    """``build_torch`` of the description, channels-last, with the Lightning module's host-memory setting."""
+    import torch
+
+    from sepconv.described import read_architecture
+    from sepconv_torch.arch import build_torch
+    from sepconv_torch.host_memory import retain_freed_memory
+
+    if variant != "torch-malloc-default":
+        retain_freed_memory()
+    net = build_torch(read_architecture(architecture, "--architecture"), seed=0)
+    return net.to(memory_format=torch.channels_last)
+
+
+def _presented_nchw(images: Any, splits: Any, architecture: str | None) -> Any:
+    """NHWC standardised images as the network's ``(N, C, H, W)`` tensor (:mod:`sepconv.data.present`)."""
+    import torch
+
+    from sepconv.data.present import as_nchw, present
+    from sepconv.described import read_architecture
+
+    if architecture is not None:
+        images = present(images, read_architecture(architecture).input_shape, splits.background)
+    return torch.from_numpy(as_nchw(images))
+
+
+def worker_torch(
+    steps: int, warmup: int, variant: str, device: str = "cpu", architecture: str | None = None
+) -> dict[str, float]:
     import torch
     import torch.nn.functional as F
 
     from sepconv.data import load_splits
 
+    if variant in REFERENCE_ONLY:
+        architecture = None  # an option of the built-in reference network
     splits = load_splits(download=False)
     clock = _clock(device)
-    x_all = torch.from_numpy(splits.images("train", "NCHW")).to(device)  # the whole set on the device
+    # the whole set on the device, presented as the network's input
+    x_all = _presented_nchw(splits.images("train"), splits, architecture).to(device)
     y_all = torch.from_numpy(splits.labels("train")).to(device)
-    net = _torch_net(variant).to(device)
+    net = (_torch_net(variant) if architecture is None else _described_torch_net(variant, architecture)).to(
+        device
+    )
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
     order = torch.randperm(len(y_all), generator=torch.Generator().manual_seed(0)).to(device)
     times = []
@@ -147,7 +207,7 @@ def worker_torch(steps: int, warmup: int, variant: str, device: str = "cpu") -> 
         loss.backward()
         opt.step()
         times.append(clock() - start)
-    x_test = torch.from_numpy(splits.images("test", "NCHW")).to(device)
+    x_test = _presented_nchw(splits.images("test"), splits, architecture).to(device)
     net.eval()
     infer = []
     with torch.inference_mode():
@@ -165,6 +225,7 @@ def worker_lightning(
     precision: str = "32-true",
     device: str = "cpu",
     module_args: dict[str, bool] | None = None,
+    architecture: str | None = None,
 ) -> dict[str, float]:
     import lightning as L
     from lightning.pytorch.callbacks import TQDMProgressBar
@@ -201,7 +262,8 @@ def worker_lightning(
     )
     L.seed_everything(0, verbose=False)
     data = FashionMNISTDataModule(download=False)
-    trainer.fit(SepConvLitModule(**(module_args or {})), datamodule=data)
+    module = SepConvLitModule(**(module_args or {}), architecture=architecture)  # presented as it needs
+    trainer.fit(module, datamodule=data)
     times = [b - a for a, b in itertools.pairwise(timer.starts)]
     predict = L.Trainer(
         logger=False, accelerator=accelerator, devices=1, enable_progress_bar=False, precision=precision
@@ -213,11 +275,13 @@ def worker_lightning(
     return {"step_ms": _median_ms(times, warmup), "infer256_ms": infer_ms}
 
 
-def worker_keras(steps: int, warmup: int) -> dict[str, float]:
+def worker_keras(steps: int, warmup: int, architecture: str | None = None) -> dict[str, float]:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from sepconv.compat import import_tensorflow
 
-    import_tensorflow()
+    tf = import_tensorflow()
+    if "TF_NUM_INTRAOP_THREADS" in os.environ:  # --threads
+        tf.config.threading.set_intra_op_parallelism_threads(int(os.environ["TF_NUM_INTRAOP_THREADS"]))
     import keras
 
     from sepconv.data import load_splits
@@ -226,7 +290,20 @@ def worker_keras(steps: int, warmup: int) -> dict[str, float]:
 
     splits = load_splits(download=False)
     keras.utils.set_random_seed(0)
-    model = build_model(seed=0)
+    x_train, x_test = splits.x_train, splits.x_test
+    if architecture is None:
+        model = build_model(seed=0)
+    else:  # as sepconv-keras train --architecture builds and feeds it
+        from sepconv.data.present import present
+        from sepconv.described import read_architecture
+        from sepconv_keras.arch import build_keras
+
+        description = read_architecture(architecture, "--architecture")
+        model = build_keras(description, seed=0)
+        if not description.ends_in_softmax():
+            model.add(keras.layers.Activation("softmax", name="probabilities"))
+        x_train = present(x_train, description.input_shape, splits.background)
+        x_test = present(x_test, description.input_shape, splits.background)
     model.compile(
         optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
     )
@@ -243,10 +320,9 @@ def worker_keras(steps: int, warmup: int) -> dict[str, float]:
             self.starts.append(time.perf_counter())
 
     timer = Timer()
-    train = make_dataset(splits.x_train, splits.y_train, 32, shuffle=True, seed=0)
+    train = make_dataset(x_train, splits.y_train, 32, shuffle=True, seed=0)
     model.fit(train, epochs=1, steps_per_epoch=steps, callbacks=[timer], verbose=0)
     times = [b - a for a, b in itertools.pairwise(timer.starts)]
-    x_test = splits.x_test
     model.predict(x_test[:512], batch_size=256, verbose=0)
     start = time.perf_counter()
     model.predict(x_test, batch_size=256, verbose=0)
@@ -254,27 +330,40 @@ def worker_keras(steps: int, warmup: int) -> dict[str, float]:
     return {"step_ms": _median_ms(times, warmup), "infer256_ms": infer_ms}
 
 
-def run_worker(path: str, steps: int, warmup: int, device: str) -> dict[str, float]:
+def run_worker(
+    path: str, steps: int, warmup: int, device: str, architecture: str | None = None
+) -> dict[str, float]:
     if path == "keras":
-        return worker_keras(steps, warmup)
+        return worker_keras(steps, warmup, architecture)
     if path == "lightning":
-        return worker_lightning(steps, warmup, device=device)
+        return worker_lightning(steps, warmup, device=device, architecture=architecture)
     if path == "lightning-bf16":
-        return worker_lightning(steps, warmup, precision="bf16-mixed", device=device)
+        return worker_lightning(
+            steps, warmup, precision="bf16-mixed", device=device, architecture=architecture
+        )
     if path in LIGHTNING_MODULE_ARGS:
         return worker_lightning(steps, warmup, device=device, module_args=LIGHTNING_MODULE_ARGS[path])
-    return worker_torch(steps, warmup, variant=path, device=device)
+    return worker_torch(steps, warmup, variant=path, device=device, architecture=architecture)
 
 
-def profile(steps: int, device: str = "cpu") -> None:
+def profile(steps: int, device: str = "cpu", architecture: str | None = None) -> None:
     import torch
     import torch.nn.functional as F
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    net = _torch_net("torch").to(device)
+    from sepconv.described import read_architecture
+
+    if architecture is None:
+        net, (h, w, c) = _torch_net("torch"), (28, 28, 1)
+    else:
+        net, (h, w, c) = (
+            _described_torch_net("torch", architecture),
+            read_architecture(architecture).input_shape,
+        )
+    net = net.to(device)
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
-    x = torch.randn(32, 1, 28, 28, device=device).contiguous(memory_format=torch.channels_last)
+    x = torch.randn(32, c, h, w, device=device).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (32,), device=device)
 
     def step() -> None:
@@ -292,14 +381,48 @@ def profile(steps: int, device: str = "cpu") -> None:
         if device == "cuda":
             torch.cuda.synchronize()
     print(
-        f"CPU: {cpu_model()}; PyTorch {torch.__version__}, "
-        f"capability {torch.backends.cpu.get_cpu_capability()}"
+        f"network: {architecture or 'sepconv (built-in reference)'}; CPU: {cpu_model()}; "
+        f"PyTorch {torch.__version__}, capability {torch.backends.cpu.get_cpu_capability()}"
     )
     sort_by = "self_cuda_time_total" if device == "cuda" else "self_cpu_time_total"
     print(prof.key_averages(group_by_input_shape=True).table(sort_by=sort_by, row_limit=25))
 
 
 # ----------------------------------------------------------------------------- driver
+
+
+def _set_threads(threads: int | None) -> None:
+    """Fix both frameworks' intra-op thread counts (before either runs an op); ``None`` leaves them."""
+    if threads is None:
+        return
+    os.environ["OMP_NUM_THREADS"] = os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
+    if "torch" in sys.modules:  # PyTorch read the variable when it loaded
+        sys.modules["torch"].set_num_threads(threads)
+
+
+def _refuse(message: str) -> None:
+    print(f"step_time: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _check_architecture(architecture: str, paths: list[str]) -> str:
+    """The description's name; one-line refusal of an unreadable one or of a reference-only path."""
+    from sepconv.arch import ArchitectureError, to_dict
+    from sepconv.described import check_trainable, read_architecture
+    from sepconv.errors import InputError
+
+    try:
+        description = check_trainable(read_architecture(architecture, "--architecture"), architecture)
+        reference = to_dict(description) == to_dict(read_architecture("reference"))
+    except (ArchitectureError, InputError, OSError) as error:
+        _refuse(str(error).splitlines()[0])
+    refused = [path for path in paths if path in REFERENCE_ONLY]
+    if refused and not reference:
+        _refuse(
+            f"--paths {' '.join(refused)}: options of the reference network only, not of "
+            f"--architecture {architecture} ({description.name})"
+        )
+    return description.name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -316,13 +439,30 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="where PyTorch (and, with cuda, TensorFlow) runs; auto: cuda if there is a GPU (default)",
     )
+    p.add_argument(
+        "--architecture",
+        metavar="NAME|FILE",
+        help="time a described network (shipped name, YAML or Keras file) instead of the reference",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads of every path (PyTorch's and TensorFlow's intra-op pools; "
+        "default: each framework's own)",
+    )
     p.add_argument("--worker", choices=PATHS, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.warmup >= args.steps:
+    if args.warmup >= args.steps and not args.profile:
         p.error(f"--warmup must be below --steps, received {args.warmup} >= {args.steps}")
+    if args.threads is not None and args.threads < 1:
+        p.error(f"--threads must be a positive integer, received {args.threads}")
     if args.worker:
-        print(json.dumps(run_worker(args.worker, args.steps, args.warmup, args.device)))
+        _set_threads(args.threads)
+        print(json.dumps(run_worker(args.worker, args.steps, args.warmup, args.device, args.architecture)))
         return 0
+    name = "sepconv"  # the built-in reference network
+    if args.architecture is not None:
+        name = _check_architecture(args.architecture, args.paths)
 
     import torch
 
@@ -331,7 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda: PyTorch sees no CUDA device here")
     if args.profile:
-        profile(args.steps, args.device)
+        _set_threads(args.threads)
+        profile(args.steps, args.device, args.architecture)
         return 0
 
     capability = torch.backends.cpu.get_cpu_capability()
@@ -340,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.paths:
             command = [sys.executable, __file__, "--worker", path, "--steps", str(args.steps)]
             command += ["--warmup", str(args.warmup), "--device", args.device]
+            command += [] if args.architecture is None else ["--architecture", args.architecture]
+            command += [] if args.threads is None else ["--threads", str(args.threads)]
             env = {**os.environ, **({"CUDA_VISIBLE_DEVICES": ""} if args.device == "cpu" else {})}
             proc = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
             if proc.returncode != 0:
@@ -362,6 +505,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda":
         print(f"GPU: {torch.cuda.get_device_name()} (PyTorch paths; Keras where TensorFlow placed it)")
     print(
+        f"network: {name}; threads: {args.threads or 'default'}; "
         f"medians of {args.rounds} interleaved rounds, "
         f"{args.steps - args.warmup} steady steps each, batch 32\n"
     )
@@ -370,12 +514,12 @@ def main(argv: list[str] | None = None) -> int:
     for path, row in table.items():
         step_ratio = f"{row['step_ms'] / ref['step_ms']:.2f}" if ref else "-"
         infer_ratio = f"{row['infer256_ms'] / ref['infer256_ms']:.2f}" if ref else "-"
-        gflops = MFLOP_PER_SAMPLE * 32 / row["step_ms"]
+        gflops = f"{MFLOP_PER_SAMPLE * 32 / row['step_ms']:.0f}" if name in ("sepconv", "reference") else "-"
         cells = [
             path,
             f"{row['step_ms']:.2f}",
             step_ratio,
-            f"{gflops:.0f}",
+            gflops,
             f"{row['infer256_ms']:.1f}",
             infer_ratio,
         ]
@@ -384,10 +528,14 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(
             json.dumps(
                 {
+                    "architecture": name,
                     "cpu": cpu_model(),
                     "capability": capability,
                     "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
-                    "table": table,
+                    "rounds": args.rounds,
+                    "threads": args.threads,
+                    "medians": table,
+                    "table": table,  # the same medians, under their older key
                     "runs": runs,
                 },
                 indent=2,

@@ -1,8 +1,10 @@
-"""sepconv_torch.conv.Conv2d: the three-call CPU backward gives nn.Conv2d's gradients, where it applies.
+"""sepconv_torch.conv.Conv2d: the separate-call CPU backward gives nn.Conv2d's gradients, where it applies.
 
-Each layer kind of the network (conv1: 1 -> 32, 3x3, no input gradient; a depthwise 3x3; a pointwise
-1x1 with bias) and a plain 3x3 with an input gradient, against ``nn.Conv2d`` with the same weights:
-the forward bit for bit, the gradients to 1e-12 (float64) and 1e-5 (float32) of their largest value.
+Each layer kind of the reference network (conv1: 1 -> 32, 3x3, no input gradient; a depthwise 3x3; a
+pointwise 1x1 with bias), a plain 3x3 with an input gradient, and MobileNet's kinds (a stride-2 3x3,
+depthwise or not, with and without padding; a depthwise 3x3 whose output is one pixel, whose weight
+gradient is the window sum), against ``nn.Conv2d`` with the same weights: the forward bit for bit, the
+gradients to 1e-12 (float64) and 1e-5 (float32) of their largest value.
 """
 
 from __future__ import annotations
@@ -15,23 +17,37 @@ from torch import nn
 from sepconv_torch import SepConvLitModule, build_model
 from sepconv_torch.conv import Conv2d, _SplitBackwardConv
 
-#: name -> (in, out, kernel, groups, bias, input gradient, spatial size)
+#: name -> (in, out, kernel, groups, bias, input gradient, spatial size, stride, padding)
 LAYERS = {
-    "conv1": (1, 32, 3, 1, True, False, 28),
-    "depthwise": (32, 32, 3, 32, False, True, 14),
-    "pointwise": (32, 64, 1, 1, True, True, 7),
-    "plain 3x3": (4, 6, 3, 1, True, True, 9),
+    "conv1": (1, 32, 3, 1, True, False, 28, 1, "same"),
+    "depthwise": (32, 32, 3, 32, False, True, 14, 1, "same"),
+    "pointwise": (32, 64, 1, 1, True, True, 7, 1, "same"),
+    "plain 3x3": (4, 6, 3, 1, True, True, 9, 1, "same"),
+    "depthwise stride 2 valid": (16, 16, 3, 16, False, True, 17, 2, 0),
+    "depthwise stride 2 padded": (8, 8, 3, 8, True, True, 8, 2, 1),
+    "stride 2 padded": (3, 8, 3, 1, False, True, 16, 2, 1),
+    "stride 2 valid": (4, 6, 3, 1, True, True, 9, 2, 0),
+    "depthwise one pixel": (16, 16, 3, 16, False, True, 1, 1, "same"),
+    "depthwise one pixel stride 2": (8, 8, 3, 8, False, True, 3, 2, 0),
 }
 TOLERANCE = {torch.float64: 1e-12, torch.float32: 1e-5}
 #: gradcheck runs a forward per input element: the network's own (large) layers run in the slow tier
-GRADCHECK = [n if n == "plain 3x3" else pytest.param(n, marks=pytest.mark.slow) for n in LAYERS]
+FAST_GRADCHECK = (
+    "plain 3x3",
+    "stride 2 valid",
+    "depthwise stride 2 padded",
+    "depthwise one pixel",
+    "depthwise one pixel stride 2",
+)
+GRADCHECK = [n if n in FAST_GRADCHECK else pytest.param(n, marks=pytest.mark.slow) for n in LAYERS]
 
 
 def _pair(name: str, dtype: torch.dtype, channels_last: bool) -> tuple[Conv2d, nn.Conv2d, torch.Tensor]:
-    cin, cout, k, groups, bias, input_grad, size = LAYERS[name]
+    cin, cout, k, groups, bias, input_grad, size, stride, padding = LAYERS[name]
     torch.manual_seed(0)
-    ours = Conv2d(cin, cout, k, padding="same", groups=groups, bias=bias).to(dtype)
-    theirs = nn.Conv2d(cin, cout, k, padding="same", groups=groups, bias=bias).to(dtype)
+    shape = {"stride": stride, "padding": padding, "groups": groups, "bias": bias}
+    ours = Conv2d(cin, cout, k, **shape).to(dtype)
+    theirs = nn.Conv2d(cin, cout, k, **shape).to(dtype)
     theirs.load_state_dict(ours.state_dict())
     x = torch.randn(8, cin, size, size, dtype=dtype)
     if channels_last:
@@ -79,29 +95,50 @@ def test_a_wrong_backward_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
         torch.testing.assert_close(_run(ours, x, target)[1][0], ref_grad, rtol=0, atol=1e-12)
 
 
+def test_one_pixel_depthwise_takes_the_window_sum(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-pixel depthwise case computes its weight gradient without oneDNN's weight backward."""
+    calls: list[list[bool]] = []
+    real = torch.ops.aten.convolution_backward
+
+    class Spy:
+        def __call__(self, *args: object) -> object:
+            calls.append(list(args[-1]))  # type: ignore[arg-type]
+            return real(*args)
+
+    monkeypatch.setattr(torch.ops.aten, "convolution_backward", Spy())
+    ours, _, x = _pair("depthwise one pixel", torch.float64, True)
+    ours(x).sum().backward()
+    assert ours.weight.grad is not None and [False, True, False] not in calls
+
+
 @pytest.mark.parametrize("name", GRADCHECK)
 def test_gradcheck(name: str) -> None:
-    cin, cout, k, groups, bias, _, _ = LAYERS[name]
+    cin, cout, k, groups, bias, _, size, stride, padding = LAYERS[name]
+    pad = (k // 2, k // 2) if padding == "same" else (padding, padding)
+    stride = (stride, stride)
     torch.manual_seed(0)
-    x = torch.randn(2, cin, 5, 5, dtype=torch.float64, requires_grad=True)
+    side = min(size, 5) if stride == (1, 1) else size if size <= 3 else 6
+    x = torch.randn(2, cin, side, side, dtype=torch.float64, requires_grad=True)
     w = torch.randn(cout, cin // groups, k, k, dtype=torch.float64, requires_grad=True)
     b = torch.randn(cout, dtype=torch.float64, requires_grad=True) if bias else None
-    assert torch.autograd.gradcheck(lambda x, w: _SplitBackwardConv.apply(x, w, b, groups), (x, w))
+
+    def conv(x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None = b) -> torch.Tensor:
+        return _SplitBackwardConv.apply(x, w, bias, stride, pad, groups)
+
+    assert torch.autograd.gradcheck(conv, (x, w))
     if b is not None:
-        assert torch.autograd.gradcheck(lambda bias: _SplitBackwardConv.apply(x, w, bias, groups), (b,))
+        assert torch.autograd.gradcheck(lambda bias: conv(x, w, bias), (b,))
 
 
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"stride": 2, "padding": 1},
         {"dilation": 2, "padding": 2},
-        {"padding": 0},
         {"padding": "same", "padding_mode": "reflect"},
         {"padding": "same", "groups": 2},
-        {"padding": 1, "kernel_size": 2},
+        {"padding": "same", "kernel_size": 2},
     ],
-    ids=["stride", "dilation", "valid", "reflect", "groups-2", "even-kernel"],
+    ids=["dilation", "reflect", "groups-2", "even-kernel-same"],
 )
 def test_other_shapes_keep_pytorchs_path(kwargs: dict) -> None:
     kwargs = {"kernel_size": 3, **kwargs}

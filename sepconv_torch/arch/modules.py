@@ -17,6 +17,12 @@ All take and give NCHW (``(N, C, H, W)``) or ``(N, F)`` tensors; Keras' layouts 
 * :class:`KerasFlatten` / :class:`KerasReshape`: in Keras' ``(h, w, c)`` element order.
 * A depthwise convolution with ``depth_multiplier`` ``m`` is ``nn.Conv2d(C, C*m, groups=C)``: output
   channel ``c*m + k`` is input channel ``c`` through kernel ``k``, as in Keras.
+
+Speed (docs/performance.md, "Described networks"): a training-mode BatchNorm's backward is one closed
+formula (:class:`_BatchNormTrain`, the same gradient up to rounding) instead of autograd's dozen
+kernels; ``ReLU(max_value=6)`` is one ``F.relu6`` call, which is also TensorFlow's ``relu6`` gradient
+(zero at 0 and at 6). The convolutions can take :mod:`sepconv_torch.conv`'s separate-call backward
+(``KerasConv2d(split_backward=True)``), off by default: it did not pay on these networks.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from sepconv_torch.conv import capturing_graph, conv2d
 
 __all__ = [
     "KerasBatchNorm",
@@ -68,7 +76,9 @@ class KerasConv2d(nn.Conv2d):
     """``nn.Conv2d`` with Keras' ``padding`` (``"same"`` as TensorFlow pads it, or ``"valid"``).
 
     Weight ``(out, in / groups, kh, kw)``; the padding is computed from each input's size, and applied
-    by the convolution itself when it is symmetric.
+    by the convolution itself when it is symmetric. ``split_backward``: the separate-call CPU backward
+    of :func:`sepconv_torch.conv.conv2d` where it applies; off by default, as it did not pay on the
+    shipped descriptions (docs/performance.md, "Described networks").
     """
 
     def __init__(
@@ -80,22 +90,24 @@ class KerasConv2d(nn.Conv2d):
         padding: str = "valid",
         groups: int = 1,
         bias: bool = True,
+        split_backward: bool = False,
     ) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, 0, groups=groups, bias=bias)
         self.keras_padding = padding
+        self.split_backward = split_backward
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.keras_padding == "valid":
-            return super().forward(x)
-        kh, kw = self.kernel_size
-        sh, sw = self.stride
-        top, bottom = same_pads(x.shape[-2], kh, sh)
-        left, right = same_pads(x.shape[-1], kw, sw)
-        if top == bottom and left == right:
-            return F.conv2d(x, self.weight, self.bias, self.stride, (top, left), 1, self.groups)
-        return F.conv2d(
-            F.pad(x, (left, right, top, bottom)), self.weight, self.bias, self.stride, 0, 1, self.groups
-        )
+        padding = tuple(self.padding)  # "valid": nn.Conv2d's own, (0, 0) as built
+        if self.keras_padding == "same":
+            kh, kw = self.kernel_size
+            sh, sw = self.stride
+            top, bottom = same_pads(x.shape[-2], kh, sh)
+            left, right = same_pads(x.shape[-1], kw, sw)
+            if top == bottom and left == right:
+                padding = (top, left)
+            else:
+                x = F.pad(x, (left, right, top, bottom))
+        return conv2d(x, self.weight, self.bias, self.stride, padding, self.groups, self.split_backward)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, keras_padding={self.keras_padding!r}"
@@ -121,10 +133,87 @@ class KerasSeparableConv2d(nn.Module):
         self.conv_dw = KerasConv2d(
             in_channels, mid, kernel_size, stride, padding, groups=in_channels, bias=False
         )
-        self.conv_pw = nn.Conv2d(mid, out_channels, 1, bias=bias)
+        self.conv_pw = KerasConv2d(mid, out_channels, (1, 1), bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv_pw(self.conv_dw(x))
+
+
+def _normalise(
+    x: torch.Tensor,
+    mean: torch.Tensor,
+    var: torch.Tensor,
+    weight: torch.Tensor | None,
+    bias: torch.Tensor | None,
+    epsilon: float,
+) -> torch.Tensor:
+    """``x * inv + (beta - mean * inv)`` with ``inv = gamma / sqrt(var + epsilon)`` per channel (dim 1),
+    as ``tf.nn.batch_normalization`` computes it."""
+    shape = (1, -1) + (1,) * (x.dim() - 2)
+    inv = torch.rsqrt(var + epsilon)
+    if weight is not None:
+        inv = inv * weight
+    shift = -mean * inv if bias is None else bias - mean * inv
+    return x * inv.reshape(shape) + shift.reshape(shape)
+
+
+def _batch_norm_train(
+    x: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None, epsilon: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(output, batch mean, biased batch variance)``: the mean, then the variance in a second pass
+    over ``x - mean`` (``tf.nn.moments``), then :func:`_normalise`."""
+    dims = [0, *range(2, x.dim())]
+    mean = x.mean(dims)
+    var = (x - mean.reshape((1, -1) + (1,) * (x.dim() - 2))).square().mean(dims)
+    return _normalise(x, mean, var, weight, bias, epsilon), mean, var
+
+
+class _BatchNormTrain(torch.autograd.Function):
+    """:func:`_batch_norm_train` (the same forward, bit for bit) with its backward in closed form.
+
+    With ``r = 1 / sqrt(var + eps)``, ``xhat = (x - mean) r`` and means over the N*H*W values of a
+    channel, the derivative of the batch statistics included: ``d beta = sum g``, ``d gamma = sum g xhat``,
+    ``dx = gamma r (g - mean(g) - xhat mean(g xhat))``. Autograd reaches the same gradient through a
+    dozen small kernels (mean, square, rsqrt, the products); this is four passes over the activations.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: torch.autograd.function.FunctionCtx,
+        x: torch.Tensor,
+        weight: torch.Tensor | None,
+        bias: torch.Tensor | None,
+        epsilon: float,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        y, mean, var = _batch_norm_train(x, weight, bias, epsilon)
+        ctx.save_for_backward(x, weight, mean, var)
+        ctx.epsilon, ctx.has_bias = epsilon, bias is not None
+        ctx.mark_non_differentiable(mean, var)
+        return y, mean, var
+
+    @staticmethod
+    def backward(  # type: ignore[override]
+        ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor, *_: torch.Tensor
+    ) -> tuple[torch.Tensor | None, ...]:
+        x, weight, mean, var = ctx.saved_tensors
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        dims = [0, *range(2, x.dim())]
+        r = torch.rsqrt(var + ctx.epsilon)
+        xhat = (x - mean.reshape(shape)) * r.reshape(shape)
+        grad_beta = grad.sum(dims)
+        grad_gamma = (grad * xhat).sum(dims)
+        grad_x = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            count = x.numel() // x.shape[1]
+            scale = r if weight is None else r * weight
+            grad_x = (
+                grad - (grad_beta / count).reshape(shape) - xhat * (grad_gamma / count).reshape(shape)
+            ) * (scale.reshape(shape))
+        if weight is not None and ctx.needs_input_grad[1]:
+            grad_weight = grad_gamma
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = grad_beta
+        return grad_x, grad_weight, grad_bias, None
 
 
 class KerasBatchNorm(nn.Module):
@@ -153,25 +242,22 @@ class KerasBatchNorm(nn.Module):
         self.register_buffer("running_mean", torch.zeros(num_features))
         self.register_buffer("running_var", torch.ones(num_features))
         self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        #: training mode: the backward in one closed formula (:class:`_BatchNormTrain`), not autograd's
+        self.fused_backward = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shape = (1, -1) + (1,) * (x.dim() - 2)
         if self.training:
-            dims = [0, *range(2, x.dim())]
-            mean = x.mean(dims)
-            var = (x - mean.reshape(shape)).square().mean(dims)  # biased, two passes as tf.nn.moments
+            if self.fused_backward and torch.is_grad_enabled() and not capturing_graph():
+                y, mean, var = _BatchNormTrain.apply(x, self.weight, self.bias, self.epsilon)
+            else:
+                y, mean, var = _batch_norm_train(x, self.weight, self.bias, self.epsilon)
             with torch.no_grad():
                 m = self.momentum
                 self.running_mean.copy_(self.running_mean * m + mean.detach() * (1.0 - m))
                 self.running_var.copy_(self.running_var * m + var.detach() * (1.0 - m))
                 self.num_batches_tracked.add_(1)
-        else:
-            mean, var = self.running_mean, self.running_var
-        inv = torch.rsqrt(var + self.epsilon)
-        if self.weight is not None:
-            inv = inv * self.weight
-        shift = -mean * inv if self.bias is None else self.bias - mean * inv
-        return x * inv.reshape(shape) + shift.reshape(shape)
+            return y
+        return _normalise(x, self.running_mean, self.running_var, self.weight, self.bias, self.epsilon)
 
     def extra_repr(self) -> str:
         return (
@@ -195,6 +281,8 @@ class KerasReLU(nn.Module):
         slope, cap, threshold = self.negative_slope, self.max_value, self.threshold
         if slope != 0 and cap is None and threshold == 0:
             return F.leaky_relu(x, tf_float32(slope))
+        if slope == 0 and cap == 6 and threshold == 0:
+            return F.relu6(x)  # tf.nn.relu6, which Keras calls here; gradient where 0 < x < 6
         negative = F.relu(threshold - x) if slope != 0 else None
         # x where x > threshold (compared with the float32-rounded threshold), else 0
         y = torch.where(x > tf_float32(threshold), x, torch.zeros_like(x)) if threshold != 0 else F.relu(x)

@@ -1,0 +1,108 @@
+"""sepconv_torch.arch's speed levers keep the mathematics: BatchNorm's closed-form backward, ReLU6 as one
+``F.relu6`` (TensorFlow's ``relu6`` gradient), the optional separate-call convolution backward, and
+channels-last activations through a described network."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sepconv.arch import load_yaml
+from sepconv_torch.arch import build_torch
+from sepconv_torch.arch.modules import KerasBatchNorm, KerasConv2d, KerasReLU, _BatchNormTrain
+
+SHIPPED = ["reference", "standard", "mobilenet_v1_025_32"]
+
+
+def _bn_pair(channels: int, center: bool, scale: bool) -> tuple[KerasBatchNorm, KerasBatchNorm]:
+    fused = KerasBatchNorm(channels, center=center, scale=scale).double()
+    with torch.no_grad():
+        for p in fused.parameters():
+            p.uniform_(0.5, 1.5)
+    plain = KerasBatchNorm(channels, center=center, scale=scale).double()
+    plain.load_state_dict(fused.state_dict())
+    plain.fused_backward = False
+    return fused, plain
+
+
+@pytest.mark.parametrize(("center", "scale"), [(True, True), (True, False), (False, True), (False, False)])
+@pytest.mark.parametrize("shape", [(8, 5, 4, 3), (6, 7)], ids=["NCHW", "NF"])
+def test_batchnorm_closed_form_backward_is_autograds(
+    shape: tuple[int, ...], center: bool, scale: bool
+) -> None:
+    """Same forward and moving averages bit for bit; float64 gradients to 1e-12 of their largest value."""
+    torch.manual_seed(0)
+    fused, plain = _bn_pair(shape[1], center, scale)
+    x = torch.randn(*shape, dtype=torch.float64) * 3 + 1
+    if x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    target = torch.randn(*shape, dtype=torch.float64)
+    outs, grads = [], []
+    for bn in (fused, plain):
+        xi = x.clone().requires_grad_()
+        y = bn(xi)
+        (y * target).sum().backward()
+        outs.append(y.detach())
+        grads.append([xi.grad, *(p.grad for p in bn.parameters())])
+    assert torch.equal(outs[0], outs[1])
+    assert torch.equal(fused.running_mean, plain.running_mean)
+    assert torch.equal(fused.running_var, plain.running_var)
+    assert type(fused(x.requires_grad_()).grad_fn).__name__ == "_BatchNormTrainBackward"
+    for got, want in zip(*grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-12 * want.abs().max().item())
+
+
+def test_batchnorm_gradcheck() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(3, 4, 2, 3, dtype=torch.float64, requires_grad=True)
+    gamma = torch.rand(4, dtype=torch.float64, requires_grad=True)
+    beta = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, g, b: _BatchNormTrain.apply(x, g, b, 1e-3)[0], (x, gamma, beta))
+
+
+def test_batchnorm_eval_and_no_grad_keep_the_plain_path() -> None:
+    bn = KerasBatchNorm(3).eval()
+    x = torch.randn(2, 3, 4, 4, requires_grad=True)
+    assert type(bn(x).grad_fn).__name__ != "_BatchNormTrainBackward"
+    with torch.no_grad():
+        assert bn.train()(x).grad_fn is None
+
+
+def test_relu6_gradient_is_tensorflows() -> None:
+    """``tf.nn.relu6`` (what Keras' ``ReLU(max_value=6)`` calls): gradient 1 only where ``0 < x < 6``."""
+    x = torch.tensor([-1.0, 0.0, 3.0, 6.0, 7.0], requires_grad=True)
+    y = KerasReLU(max_value=6.0)(x)
+    y.sum().backward()
+    assert y.tolist() == [0.0, 0.0, 3.0, 6.0, 6.0]
+    assert x.grad.tolist() == [0.0, 0.0, 1.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_activations_stay_channels_last(name: str) -> None:
+    net = build_torch(load_yaml(name), seed=0).to(memory_format=torch.channels_last)
+    h, w, c = net.description.input_shape
+    x = torch.randn(2, c, h, w).contiguous(memory_format=torch.channels_last)
+    outputs = [y for y in net.forward_layers(x).values() if y.dim() == 4]
+    assert outputs and all(y.is_contiguous(memory_format=torch.channels_last) for y in outputs)
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v1_025_32", "reference"])
+def test_split_conv_backward_in_a_described_network(name: str) -> None:
+    """With every convolution's ``split_backward`` on (stride 2, valid after ZeroPadding2D, one-pixel
+    depthwise in MobileNet), the float64 gradients are those of PyTorch's backward to 1e-12."""
+    description = load_yaml(name)
+    nets = [build_torch(description, seed=0, dtype=torch.float64) for _ in range(2)]
+    convs = [m for m in nets[0].modules() if isinstance(m, KerasConv2d)]
+    assert convs and not any(m.split_backward for m in convs)  # off by default
+    for m in convs:
+        m.split_backward = True
+    h, w, c = description.input_shape
+    torch.manual_seed(0)
+    x, y = torch.randn(4, c, h, w, dtype=torch.float64), torch.tensor([0, 3, 5, 9])
+    for net in nets:
+        F.cross_entropy(net(x), y).backward()
+    for (key, got), want in zip(nets[0].named_parameters(), nets[1].parameters(), strict=True):
+        torch.testing.assert_close(
+            got.grad, want.grad, rtol=0, atol=1e-12 * want.grad.abs().max().item(), msg=key
+        )

@@ -1,0 +1,86 @@
+"""benchmarks/step_time.py --architecture: refusals in one line, the worker commands, the JSON's shape.
+
+The workers (a training run each) are replaced by canned results: only the driver is under test.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+
+import pytest
+from commands import ROOT
+
+SCRIPT = ROOT / "benchmarks" / "step_time.py"
+
+
+def _module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("step_time", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (
+            ["--architecture", "mobilenet_v1_025_32", "--paths", "torch", "torch-literal-order"],
+            "torch-literal-order",
+        ),
+        (["--architecture", "standard", "--paths", "lightning-onednn-backward"], "reference network only"),
+        (["--architecture", "no_such_network"], "no such file"),
+    ],
+)
+def test_refusals_are_one_line(args: list[str], words: str) -> None:
+    proc = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("step_time: error:") and words in lines[0]
+
+
+def test_reference_description_keeps_the_variant_paths() -> None:
+    module = _module()
+    assert module._check_architecture("reference", ["torch", "torch-literal-order"]) == "reference"
+    assert module._check_architecture("mobilenet_v1_025_32", ["lightning-bf16", "torch-malloc-default"]) == (
+        "mobilenet_v1_025_32"
+    )
+
+
+def test_json_has_medians_and_the_architecture(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each worker gets ``--architecture`` and ``--threads``; ``medians[path]`` holds both keys."""
+    module = _module()
+    commands: list[list[str]] = []
+    canned = iter([4.0, 6.0, 2.0, 3.0, 5.0, 1.0])  # keras, lightning per round
+
+    real_run = subprocess.run
+
+    def fake_run(command: list[str], **kwargs: object) -> object:
+        if "--worker" not in command:  # lscpu
+            return real_run(command, **kwargs)  # type: ignore[call-overload]
+        commands.append(command)
+        ms = next(canned)
+        return SimpleNamespace(
+            returncode=0, stdout=json.dumps({"step_ms": ms, "infer256_ms": 10 * ms}), stderr=""
+        )
+
+    monkeypatch.setattr(module.subprocess, "run", fake_run)
+    out = tmp_path / "t.json"
+    args = ["--architecture", "standard", "--paths", "keras", "lightning", "--rounds", "3", "--threads", "1"]
+    assert module.main([*args, "--device", "cpu", "--json", str(out)]) == 0
+    assert len(commands) == 6 and all(
+        c[c.index("--architecture") + 1] == "standard" and c[c.index("--threads") + 1] == "1"
+        for c in commands
+    )
+    data = json.loads(out.read_text())
+    assert data["architecture"] == "standard" and data["threads"] == 1
+    assert data["medians"] == {
+        "keras": {"step_ms": 4.0, "infer256_ms": 40.0},
+        "lightning": {"step_ms": 3.0, "infer256_ms": 30.0},
+    }
+    assert [r["step_ms"] for r in data["runs"]["lightning"]] == [6.0, 3.0, 1.0]

@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="train this network instead of the reference: a description YAML (or reference, standard, "
         "mobilenet_v1_025_32) or a Keras model file (.keras, .h5, .json; its layers)",
     )
+    p.add_argument(
+        "--init-from-file",
+        action="store_true",
+        help="with --architecture FILE.keras/.h5: start from that file's weights (fine-tuning; the "
+        "optimizer starts afresh; a --resume continues from the backup instead)",
+    )
     p.add_argument("--epochs", type=int, help="epochs (recipe: 10)")
     p.add_argument("--batch-size", type=int, help="training batch size (recipe)")
     p.add_argument("--lr", type=float, help="SGD learning rate (recipe)")
@@ -194,10 +200,12 @@ def train(args: argparse.Namespace, progress: Progress | None = None) -> dict[st
         raise InputError("--override applies only with --resume")
     recipe = recipe_with_options(args)
     from sepconv.described import check_trainable, muon_matrices, read_architecture
+    from sepconv.init_file import init_file
 
     description, source = None, getattr(args, "architecture", None)
     if source is not None:
         description = check_trainable(read_architecture(source, "--architecture"), source)
+    start = init_file(source, "--architecture", "--init-from-file") if args.init_from_file else None
     check_output_dir(args.output_dir, "--output-dir")
     splits = load_splits(recipe.data_dir, download=recipe.download and not args.no_download)
 
@@ -266,7 +274,12 @@ def train(args: argparse.Namespace, progress: Progress | None = None) -> dict[st
         )
 
     options = {**run_options(recipe, steps), ARCHITECTURE: architecture_record(description, source)}
-    first_epoch = _restore_point(backup, model, strategy, options, args) if has_backup(backup) else 0
+    resumed = has_backup(backup)
+    first_epoch = _restore_point(backup, model, strategy, options, args) if resumed else 0
+    if start is not None and not (resumed and args.resume):  # a resume continues from the backup
+        from sepconv_keras.init_file import load_keras_file
+
+        load_keras_file(model, description, start)
     progress.out, progress.epochs = out, epochs
     if chief and not multi_worker:  # multi-worker runs keep no backup
         write_options(backup, options)

@@ -51,13 +51,14 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 from sepconv.errors import InputError, run_main
+from sepconv.init_file import init_file
 from sepconv.metrics_json import metrics_json
 from sepconv.paths import check_output_dir
 from sepconv.recipes import check_lightning_config, check_options
 from sepconv.runlock import lock_run
 from sepconv_torch import signals
 from sepconv_torch.callbacks import LearningCurves, ProbabilityWriter
-from sepconv_torch.checkpoint_contents import check_contents, checkpoint_architecture
+from sepconv_torch.checkpoint_contents import check_contents, checkpoint_architecture, stored_architecture
 from sepconv_torch.checkpoints import AtomicCheckpointIO, check_checkpoint, find_checkpoint
 from sepconv_torch.data import FashionMNISTDataModule
 from sepconv_torch.finite import FiniteGuard
@@ -155,6 +156,10 @@ class SepConvCLI(LightningCLI):
             checkpoint_architecture(config["ckpt_path"], checkpoint, config["model"])  # its network
             if subcommand == "fit":
                 self._check_resume_options(config, checkpoint)
+                if config["model"].get("init_from_file"):  # its weights, not the file's: the record
+                    config["model"]["architecture"] = stored_architecture(checkpoint)
+        elif subcommand == "fit" and config["model"].get("init_from_file"):
+            init_file(config["model"].get("architecture"), "model.architecture", "model.init_from_file")
 
     def _check_resume_options(self, config: Any, checkpoint: dict[str, Any]) -> None:
         """Refuse recipe options that differ from the checkpoint's, naming each; ``--override``: say so."""
@@ -231,6 +236,7 @@ class SepConvCLI(LightningCLI):
 
     def before_fit(self) -> None:
         self._resolve_ckpt_path()
+        self.model.load_init_file()  # init_from_file: any refusal before the data and the run folder
         check_fit_memory(self.trainer, self.datamodule)  # on the CPU the OS kills, silently
         watching = [c for c in self.trainer.callbacks if getattr(c, "monitor", None) == "val_loss"]
         if watching and (self.trainer.limit_val_batches == 0 or self.trainer.check_val_every_n_epoch is None):

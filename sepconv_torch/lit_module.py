@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -15,6 +16,7 @@ from sepconv.arch import to_dict
 from sepconv.compat import guard_triton
 from sepconv.described import check_trainable, read_architecture
 from sepconv.init import Initializer
+from sepconv.init_file import init_file
 from sepconv.recipes import check_value, check_warmup
 from sepconv.schedule import Schedule, lr_factor
 from sepconv.spec import INPUT_SHAPE, NUM_CLASSES
@@ -92,6 +94,13 @@ class SepConvLitModule(L.LightningModule):
             (gamma 1, beta 0, moving mean 0, variance 1). ``precise_selu``, ``pool_before_activation``
             and ``split_conv_backward`` are the reference network's options and do not apply.
             ``None``: the reference network. It must have 10 classes.
+        init_from_file: start from the weights of the Keras model file ``architecture`` names
+            (fine-tuning; :mod:`sepconv_torch.arch.init_file`, BatchNorm moving statistics included),
+            copied in :meth:`setup` before the optimizer is made (:meth:`load_init_file`). Refused for
+            a YAML description, a shipped name or no architecture (:func:`sepconv.init_file.init_file`).
+            Description data (a checkpoint's record) names no file: the weights are the checkpoint's,
+            so ``fit --ckpt_path`` neither needs nor reads the file (``Trainer.fit(ckpt_path=...)``
+            from Python with a file ``architecture`` reads it, then the checkpoint's weights replace it).
     """
 
     def __init__(
@@ -115,6 +124,7 @@ class SepConvLitModule(L.LightningModule):
         fill_uninitialized_memory: bool = False,
         eval_chunk_size: int = 64,
         architecture: str | dict[str, Any] | None = None,
+        init_from_file: bool = False,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -133,6 +143,10 @@ class SepConvLitModule(L.LightningModule):
             check_value(f"model.{name}", value, label=name)  # the recipes' rules: a RecipeError names it
         self.save_hyperparameters(ignore=["net"])
         self.description = None
+        #: the Keras model file whose weights :meth:`load_init_file` copies in (``None``: none, or done)
+        self._init_file: Path | None = None
+        if init_from_file and not isinstance(architecture, dict):  # data: a checkpoint's record
+            self._init_file = init_file(architecture, "model.architecture", "model.init_from_file")
         if architecture is not None:
             source = architecture if isinstance(architecture, str) else "model.architecture"
             self.description = check_trainable(read_architecture(architecture, "model.architecture"), source)
@@ -168,6 +182,15 @@ class SepConvLitModule(L.LightningModule):
         if self.hparams.retain_host_memory:
             retain_freed_memory()
         torch.utils.deterministic.fill_uninitialized_memory = self.hparams.fill_uninitialized_memory
+        self.load_init_file()
+
+    def load_init_file(self) -> None:
+        """With ``init_from_file``: copy the Keras file's weights into the network, once (a no-op after)."""
+        if self._init_file is not None:
+            from sepconv_torch.arch.init_file import load_keras_file
+
+            load_keras_file(self.net, self._init_file)
+            self._init_file = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(N, 10)`` of images ``(N, C, H, W)`` (the reference: ``(N, 1, 28, 28)``)."""

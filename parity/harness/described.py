@@ -374,7 +374,7 @@ def _torch_objectives(
         loss = (_out(net, arch, x) * torch.from_numpy(w_out)).sum()
         loss.backward()
         optimizer.step()
-        found.append(float(loss))
+        found.append(float(loss.detach()))
     return found
 
 

@@ -11,12 +11,13 @@ the first variant.
 
 Variants (levers: docs/performance.md, "Described networks"):
 
-* ``default``: the network as built (BatchNorm's closed-form backward, ReLU6 as ``F.relu6``, PyTorch's
-  own convolution backward);
+* ``default``: the network as built (BatchNorm's closed-form backward, ReLU6 as ``F.relu6``, a layer's
+  own ``selu`` in place on its output, PyTorch's own convolution backward);
 * ``split-backward``: every convolution with ``sepconv_torch.conv``'s separate-call backward;
 * ``autograd-bn``: BatchNorm's backward through autograd (``fused_backward = False``);
 * ``relu-clamp``: ``ReLU(max_value=6)`` as ``relu`` then ``clamp``, two kernels (and a gradient of 1 at 6);
-* ``all-off``: ``autograd-bn`` and ``relu-clamp`` together (the network before these levers).
+* ``all-off``: ``autograd-bn`` and ``relu-clamp`` together (the network before these levers);
+* ``selu-copy``: a layer's own ``selu`` on a copy of the layer's output (``SELU(inplace=False)``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import time
 import types
 from typing import Any
 
-VARIANTS = ("default", "split-backward", "autograd-bn", "relu-clamp", "all-off")
+VARIANTS = ("default", "split-backward", "autograd-bn", "relu-clamp", "all-off", "selu-copy")
 
 
 def _relu_clamp(self: Any, x: Any) -> Any:
@@ -44,8 +45,13 @@ def build(architecture: str, variant: str) -> Any:
     from sepconv.described import read_architecture
     from sepconv_torch.arch import build_torch
     from sepconv_torch.arch import modules as M
+    from sepconv_torch.selu import SELU
 
     net = build_torch(read_architecture(architecture, "--architecture"), seed=0)
+    if variant == "selu-copy":
+        for ident, activation in net.activations.items():
+            if isinstance(activation, SELU):
+                net.activations[ident] = SELU(inplace=False)
     for module in net.modules():
         if isinstance(module, M.KerasConv2d):
             module.split_backward = variant == "split-backward"

@@ -1,6 +1,6 @@
 """sepconv_torch.arch's speed levers keep the mathematics: BatchNorm's closed-form backward, ReLU6 as one
-``F.relu6`` (TensorFlow's ``relu6`` gradient), the optional separate-call convolution backward, and
-channels-last activations through a described network."""
+``F.relu6`` (TensorFlow's ``relu6`` gradient), a layer's own SELU in place, the optional separate-call
+convolution backward, and channels-last activations through a described network."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from sepconv.arch import load_yaml
 from sepconv_torch.arch import build_torch
 from sepconv_torch.arch.modules import KerasBatchNorm, KerasConv2d, KerasReLU, _BatchNormTrain
+from sepconv_torch.selu import SELU
 
 SHIPPED = ["reference", "standard", "mobilenet_v1_025_32"]
 
@@ -106,3 +107,24 @@ def test_split_conv_backward_in_a_described_network(name: str) -> None:
         torch.testing.assert_close(
             got.grad, want.grad, rtol=0, atol=1e-12 * want.grad.abs().max().item(), msg=key
         )
+
+
+@pytest.mark.parametrize("name", ["reference", "standard"])
+def test_selu_in_place_changes_nothing(name: str) -> None:
+    """A layer's own SELU overwrites the layer's output: the logits, every layer's output and the
+    gradients are bit for bit those of SELU on a copy."""
+    description = load_yaml(name)
+    ours, copying = (build_torch(description, seed=0) for _ in range(2))
+    selus = [m for m in ours.activations.values() if isinstance(m, SELU)]
+    assert selus and all(m.inplace for m in selus)
+    for ident, m in copying.activations.items():
+        if isinstance(m, SELU):
+            copying.activations[ident] = SELU(inplace=False)
+    torch.manual_seed(0)
+    x, y = torch.randn(4, 1, 28, 28), torch.tensor([0, 3, 5, 9])
+    layers = [net.forward_layers(x) for net in (ours, copying)]
+    assert all(torch.equal(layers[0][k], layers[1][k]) for k in layers[1])
+    for net in (ours, copying):
+        F.cross_entropy(net(x), y).backward()
+    for (key, got), want in zip(ours.named_parameters(), copying.parameters(), strict=True):
+        assert torch.equal(got.grad, want.grad), key

@@ -127,7 +127,9 @@ class ArchNet(nn.Module):
             self.add_module(ident, layer_module(layer, shape))
             activation = getattr(layer, "activation", "linear")
             if not isinstance(layer, L.Activation) and activation != "linear":
-                self.activations[ident] = activation_module(activation)
+                # on the layer's own fresh output (no backward keeps it), so SELU may overwrite it
+                own = SELU(inplace=True) if activation == "selu" else activation_module(activation)
+                self.activations[ident] = own
 
     def _step(self, ident: str, x: torch.Tensor) -> torch.Tensor:
         x = getattr(self, ident)(x)

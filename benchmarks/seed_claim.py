@@ -11,10 +11,12 @@ Keras with their ratio (``benchmarks/step_time.py --architecture``, interleaved 
     python benchmarks/seed_claim.py --out runs/seed_claim --stages time table --rounds 5
 
 Stages: ``count`` (parameters and FLOPs, seconds), ``train`` (every network x recipe x framework as a
-user runs it: about an hour per network and recipe pair on a 2-core CPU), ``time`` and ``table``. Each
+user runs it, one after another: 2 to 13 minutes each on a 2-core CPU), ``time`` and ``table``. Each
 finished training is kept as ``OUT/<network>/<recipe>/<framework>.json`` beside its run folder, so a
-re-run goes on where an interrupted one stopped (``--retrain`` trains again); each timing is
-``OUT/<network>/step_time.json``. The table (Markdown) goes to stdout and ``OUT/table.md``.
+re-run goes on where an interrupted one stopped (``--retrain`` trains again); a run that fails (a diverged
+loss) is kept with its last line and shown as such. Each timing is ``OUT/<network>/step_time.json``
+(``--threads N``: N intra-op threads per framework, for a machine other work is using). The table
+(Markdown) goes to stdout and ``OUT/table.md``.
 """
 
 from __future__ import annotations
@@ -107,11 +109,11 @@ def train(network: str, recipe: str, framework: str, out: Path) -> dict[str, Any
     return run | {"test_accuracy": test_accuracy(name, recipe, out)}
 
 
-def timing(network: str, rounds: int, path: Path) -> dict[str, Any]:
+def timing(network: str, rounds: int, path: Path, threads: int | None = None) -> dict[str, Any]:
     """``step_time.py --architecture network --paths keras lightning``: medians of interleaved rounds."""
     command = [sys.executable, str(Path(__file__).with_name("step_time.py")), "--architecture", network]
     command += ["--paths", "keras", "lightning", "--rounds", str(rounds), "--device", "cpu"]
-    command += ["--json", str(path)]
+    command += ["--json", str(path)] + (["--threads", str(threads)] if threads else [])
     proc = subprocess.run(command, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(
@@ -152,7 +154,13 @@ def table(out: Path, networks: list[str], recipes: list[str]) -> str:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     ).stdout.strip()
+    timed = [load(out / _label(n) / "step_time.json") for n in networks]
+    settings = sorted({(t.get("rounds"), t.get("threads")) for t in timed if t}, key=str)
     lines.append("")
+    for rounds, threads in settings:
+        lines.append(
+            f"timing: medians of {rounds} interleaved rounds, {threads or 'default'} threads per framework"
+        )
     lines.append(
         f"{date.today().isoformat()}, {cpu_model()} ({os.cpu_count()} cores), commit {commit or '?'}"
     )
@@ -166,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--recipes", nargs="+", default=list(RECIPES))
     p.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     p.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (default 3)")
+    p.add_argument("--threads", type=int, help="intra-op threads of both frameworks while timing")
     p.add_argument("--retrain", action="store_true", help="train again what OUT already holds")
     args = p.parse_args(argv)
     from sepconv.described import read_architecture
@@ -201,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
     if "time" in args.stages:
         for network in args.networks:
-            timing(network, args.rounds, args.out / _label(network) / "step_time.json")
+            timing(network, args.rounds, args.out / _label(network) / "step_time.json", args.threads)
     if "table" in args.stages:
         text = table(args.out, args.networks, sorted(args.recipes, key=_recipe_order))
         (args.out / "table.md").write_text(text + "\n")

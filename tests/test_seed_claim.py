@@ -1,0 +1,84 @@
+"""benchmarks/seed_claim.py: the table it prints from what OUT holds, a diverged run, and refusals.
+
+The trainings and timings (an hour and more) are replaced by the JSON files they write: only the driver's
+bookkeeping is under test.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from commands import ROOT
+
+SCRIPT = ROOT / "benchmarks" / "seed_claim.py"
+
+
+def _module() -> ModuleType:
+    sys.path.insert(0, str(SCRIPT.parent))
+    spec = importlib.util.spec_from_file_location("seed_claim", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def test_table_rows_from_results_with_a_diverged_run(tmp_path: Path) -> None:
+    claim = _module()
+    _write(tmp_path / "reference" / "count.json", {"parameters": 184234, "flops": 8131200})
+    _write(tmp_path / "reference" / "tuned" / "lightning.json", {"test_accuracy": 0.92291})
+    _write(
+        tmp_path / "reference" / "tuned" / "keras.json",
+        {"test_accuracy": None, "failed": "sepconv-keras: error: training diverged: nan", "exit": 1},
+    )
+    _write(
+        tmp_path / "reference" / "step_time.json",
+        {
+            "rounds": 3,
+            "threads": 1,
+            "medians": {
+                "lightning": {"step_ms": 20.0, "infer256_ms": 30.0},
+                "keras": {"step_ms": 16.0, "infer256_ms": 60.0},
+            },
+        },
+    )
+    text = claim.table(tmp_path, ["reference", "standard"], ["reference", "tuned"])
+    rows = {line.split(" | ")[0]: line.split(" | ") for line in text.splitlines() if line.startswith("| `")}
+    assert rows["| `reference`"][1:5] == ["184,234", "8.13", "- / -", "0.9229 / diverged"]
+    assert rows["| `reference`"][5:] == ["20.00 / 16.00 = **1.25**", "30.00 / 60.00 = **0.50** |"]
+    assert rows["| `standard`"][1:] == ["-", "-", "- / -", "- / -", "-", "- |"]
+    assert "medians of 3 interleaved rounds, 1 threads per framework" in text
+
+
+def test_a_failed_run_other_than_divergence_shows_its_exit() -> None:
+    claim = _module()
+    assert claim._accuracy({"test_accuracy": None, "failed": "killed", "exit": 137}) == "failed (exit 137)"
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--networks", "no_such_network"], "--networks"),
+        (["--recipes", "no_such_recipe"], "--recipes"),
+    ],
+)
+def test_bad_names_are_refused_before_any_run(args: list[str], words: str, tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--out", str(tmp_path), "--stages", "table", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert words in proc.stderr and "Traceback" not in proc.stderr
+    assert not any(tmp_path.iterdir())

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +53,24 @@ def last_weights(out: Path) -> list[np.ndarray]:
     import keras
 
     return keras.models.load_model(out / "last.keras", compile=False).get_weights()
+
+
+def kill_after_first_backup(out: Path, *args: str) -> None:
+    """Start ``sepconv-keras train ARGS --output-dir out`` and ``kill -9`` it as soon as its first epoch is
+    backed up; the run must still have been running, and have written no ``last.keras``."""
+    proc = subprocess.Popen(
+        command(*args, "--output-dir", str(out)),
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    metadata = out / "backup" / "training_metadata.json"
+    deadline = time.monotonic() + 300
+    while not metadata.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    still_running = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    assert still_running, f"the run ended before the kill (exit {proc.returncode}):\n{err[-3000:]}"
+    assert not (out / "last.keras").exists()

@@ -270,34 +270,16 @@ def test_keras_train_fine_tunes(keras_file: Path, tmp_path: Path) -> None:
 def test_keras_resume_reads_no_file(keras_file: Path, tmp_path: Path) -> None:
     """A run killed after an epoch resumes from its backup: with the same options and the file made
     unusable (not read again), and with ``--resume`` alone once the file is gone (the recorded network)."""
-    import signal
-    import subprocess
-    import time
-
     import keras
-    from keras_runs import command
+    from keras_runs import kill_after_first_backup
     from keras_runs import run as keras_run
-    from torch_runs import env
 
     model = tmp_path / "m.keras"
     model.write_bytes(keras_file.read_bytes())
     short = ["--lr", "1e-30", "--epochs", "3", "--steps-per-epoch", "2"]
     given = ["--architecture", str(model), "--init-from-file", *short]
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(
-        command(*given, "--output-dir", str(killed)),
-        env=env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    metadata = killed / "backup" / "training_metadata.json"
-    deadline = time.monotonic() + 300
-    while not metadata.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    running = proc.poll() is None
-    proc.send_signal(signal.SIGKILL)
-    _, err = proc.communicate(timeout=60)
-    assert running and not (killed / "last.keras").exists(), err[-3000:]
+    kill_after_first_backup(killed, *given)
 
     stored = np.load(keras_file.with_name("arrays.npz"))
     _keras_model(nan=True).save(model)

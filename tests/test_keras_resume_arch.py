@@ -12,9 +12,7 @@ import csv
 import io
 import json
 import shutil
-import signal
 import subprocess
-import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from typing import Any
 import h5py
 import numpy as np
 import pytest
-from keras_runs import command, run
+from keras_runs import command, kill_after_first_backup, run
 from torch_runs import env
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]
@@ -47,26 +45,6 @@ def _arrays(out: Path) -> dict[str, np.ndarray]:
     return found
 
 
-def _killed(out: Path, *args: str) -> None:
-    """Start a run into ``out`` and ``kill -9`` it as soon as its first epoch is backed up."""
-    proc = subprocess.Popen(
-        command(*args, "--output-dir", str(out)),
-        env=env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    metadata = out / "backup" / "training_metadata.json"
-    deadline = time.monotonic() + 300
-    while not metadata.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    still_running = proc.poll() is None
-    proc.send_signal(signal.SIGKILL)
-    _, err = proc.communicate(timeout=60)
-    assert still_running, f"the run ended before the kill (exit {proc.returncode}):\n{err[-3000:]}"
-    assert not (out / "last.keras").exists()
-
-
 @pytest.fixture(scope="module", params=list(NETWORKS))
 def network(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     """``(network, output folder of its uninterrupted run)``."""
@@ -79,14 +57,14 @@ def network(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 def killed_mobilenet(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The output folder of a MobileNet run killed after its first epoch (tests copy it)."""
     out = tmp_path_factory.mktemp("killed-mobilenet") / "out"
-    _killed(out, *SHORT, *NETWORKS[MOBILENET])
+    kill_after_first_backup(out, *SHORT, *NETWORKS[MOBILENET])
     return out
 
 
 def test_resume_without_architecture_is_bit_identical(network: tuple[str, Path], tmp_path: Path) -> None:
     name, whole = network
     out = tmp_path / "out"
-    _killed(out, *SHORT, *NETWORKS[name])
+    kill_after_first_backup(out, *SHORT, *NETWORKS[name])
     recorded = json.loads((out / "backup" / "run.json").read_text())["architecture"]
     assert (recorded is None) if name == "reference" else (recorded["name"] == name == recorded["source"])
     with h5py.File(out / "backup" / "latest.weights.h5", "r") as f:  # the Dropout's SeedGenerator state

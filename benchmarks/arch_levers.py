@@ -16,8 +16,11 @@ Variants (levers: docs/performance.md, "Described networks"):
 * ``split-backward``: every convolution with ``sepconv_torch.conv``'s separate-call backward;
 * ``autograd-bn``: BatchNorm's backward through autograd (``fused_backward = False``);
 * ``relu-clamp``: ``ReLU(max_value=6)`` as ``relu`` then ``clamp``, two kernels (and a gradient of 1 at 6);
-* ``all-off``: ``autograd-bn`` and ``relu-clamp`` together (the network before these levers);
-* ``selu-copy``: a layer's own ``selu`` on a copy of the layer's output (``SELU(inplace=False)``).
+* ``all-off``: ``autograd-bn``, ``relu-clamp`` and ``literal-order`` together (the network before these
+  levers);
+* ``selu-copy``: a layer's own ``selu`` on a copy of the layer's output (``SELU(inplace=False)``);
+* ``literal-order``: every activation before the max pool after it, as the description lists them
+  (``forward`` moves a monotone one past the pool: ``sepconv_torch.arch.net.forward_order``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import time
 import types
 from typing import Any
 
-VARIANTS = ("default", "split-backward", "autograd-bn", "relu-clamp", "all-off", "selu-copy")
+VARIANTS = ("default", "split-backward", "autograd-bn", "relu-clamp", "all-off", "selu-copy", "literal-order")
 
 
 def _relu_clamp(self: Any, x: Any) -> Any:
@@ -48,6 +51,13 @@ def build(architecture: str, variant: str) -> Any:
     from sepconv_torch.selu import SELU
 
     net = build_torch(read_architecture(architecture, "--architecture"), seed=0)
+    if variant in ("literal-order", "all-off"):  # every activation before its max pool
+        net.order = tuple(
+            (ident, is_act)
+            for ident, _ in net.names
+            for is_act in (False, True)
+            if not is_act or ident in net.activations
+        )
     if variant == "selu-copy":
         for ident, activation in net.activations.items():
             if isinstance(activation, SELU):

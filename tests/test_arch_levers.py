@@ -128,3 +128,96 @@ def test_selu_in_place_changes_nothing(name: str) -> None:
         F.cross_entropy(net(x), y).backward()
     for (key, got), want in zip(ours.named_parameters(), copying.parameters(), strict=True):
         assert torch.equal(got.grad, want.grad), key
+
+
+_POOLED = {
+    "name": "pooled",
+    "input_shape": [12, 12, 2],
+    "layers": [
+        {
+            "class": "Conv2D",
+            "name": "c1",
+            "filters": 3,
+            "kernel_size": 3,
+            "padding": "same",
+            "activation": "elu",
+        },
+        {"class": "MaxPooling2D", "name": "p1", "pool_size": 3, "strides": 2, "padding": "same"},
+        {"class": "Conv2D", "name": "c2", "filters": 4, "kernel_size": 3, "activation": "gelu"},
+        {"class": "MaxPooling2D", "name": "p2", "pool_size": 2},
+        {"class": "SeparableConv2D", "name": "s1", "filters": 4, "kernel_size": 1},
+        {"class": "ReLU", "name": "r1", "max_value": 6.0, "negative_slope": 0.1, "threshold": 0.5},
+        {"class": "MaxPooling2D", "name": "p3", "pool_size": 1},
+        {"class": "Conv2D", "name": "c3", "filters": 5, "kernel_size": 1, "activation": "tanh"},
+        {"class": "GlobalMaxPooling2D", "name": "g"},
+        {"class": "Dense", "name": "d", "units": 10, "activation": "softmax"},
+    ],
+}
+
+
+def test_forward_order_moves_monotone_activations_past_max_pools() -> None:
+    from sepconv.arch import from_dict
+    from sepconv_torch.arch.net import forward_order
+
+    assert forward_order(load_yaml("reference"))[:6] == (
+        ("conv1", False),
+        ("conv1", True),
+        ("sepconv1", False),
+        ("pool1", False),
+        ("sepconv1", True),  # SELU after the pool: a quarter of the elements
+        ("sepconv2", False),
+    )
+    assert forward_order(from_dict(_POOLED)) == (
+        ("c1", False),
+        ("p1", False),
+        ("c1", True),  # ELU past a same-padded 3x3/2 pool
+        ("c2", False),
+        ("c2", True),  # GELU decreases below zero: it stays before the pool
+        ("p2", False),
+        ("s1", False),
+        ("p3", False),
+        ("r1", False),  # a ReLU layer (slope and threshold >= 0) past the pool
+        ("c3", False),
+        ("g", False),
+        ("c3", True),  # tanh past the global max pool
+        ("d", False),
+        ("d", True),
+    )
+    mobilenet = forward_order(load_yaml("mobilenet_v1_025_32"))  # no max pool: the literal order
+    assert [ident for ident, own in mobilenet if not own] == [
+        ident for ident, _ in build_torch(load_yaml("mobilenet_v1_025_32")).names
+    ]
+
+
+@pytest.mark.parametrize("name", ["reference", "standard", "pooled"])
+def test_activation_after_max_pool_changes_nothing(name: str) -> None:
+    """``forward`` (activations moved past the max pools) gives the logits of the literal order
+    (``forward_layers``) and the same float64 gradients."""
+    from sepconv.arch import from_dict
+
+    description = from_dict(_POOLED) if name == "pooled" else load_yaml(name)
+    net = build_torch(description, seed=0, dtype=torch.float64)
+    h, w, c = description.input_shape
+    torch.manual_seed(0)
+    x, y = torch.randn(4, c, h, w, dtype=torch.float64) * 2, torch.tensor([0, 3, 5, 9])
+    grads = []
+    for run in (net.forward, lambda x: list(net.forward_layers(x).values())[-1]):
+        net.zero_grad()
+        logits = run(x)
+        F.cross_entropy(logits, y).backward()
+        grads.append((logits.detach(), [p.grad.clone() for p in net.parameters()]))
+    (moved, moved_grads), (literal, literal_grads) = grads
+    torch.testing.assert_close(moved, literal, rtol=0, atol=1e-13)
+    for (key, _), got, want in zip(net.named_parameters(), moved_grads, literal_grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-12 * want.abs().max().item(), msg=key)
+
+
+def test_moving_a_non_monotone_activation_would_be_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check above fails for a port that also moved GELU (not monotone) past its pool."""
+    from sepconv.arch import from_dict
+    from sepconv_torch.arch import net as net_module
+
+    monkeypatch.setattr(net_module, "MONOTONE_ACTIVATIONS", net_module.MONOTONE_ACTIVATIONS | {"gelu"})
+    with pytest.raises(AssertionError):
+        test_activation_after_max_pool_changes_nothing("pooled")
+    assert net_module.forward_order(from_dict(_POOLED))[4:6] == (("p2", False), ("c2", True))

@@ -3,6 +3,12 @@
 Children are named from the Keras layer names (:func:`sepconv.arch.module_name`), never by index, so
 state-dict keys read ``conv_dw_1.weight``, ``conv_dw_1_bn.running_var``, ``sepconv1.conv_dw.weight``.
 A layer's ``activation`` argument is ``activations[<name>]`` (no parameters, so no keys).
+
+:meth:`ArchNet.forward` runs an activation that never decreases (``relu``, ``selu``, a ``ReLU`` layer,
+...) after the max pool that directly follows it: ``max(f(x)) == f(max(x))`` for such ``f``, so the
+logits are the same for a quarter of the activation's work (a 2x2 pool), forward and backward, and the
+gradient reaches the same pixel of each window. :meth:`ArchNet.forward_layers` keeps the description's
+literal order, since it reports every layer's output.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from sepconv_torch.arch import modules as M
 from sepconv_torch.init import keras_init_
 from sepconv_torch.selu import SELU
 
-__all__ = ["ArchNet", "activation_module", "build_torch"]
+__all__ = ["MONOTONE_ACTIVATIONS", "ArchNet", "activation_module", "build_torch", "forward_order"]
 
 #: Keras activation name -> PyTorch module (``softmax``, on the last layer only, gives logits)
 _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
@@ -38,6 +44,10 @@ _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "sigmoid": nn.Sigmoid,
     "tanh": nn.Tanh,
 }
+
+
+#: Keras activations that never decrease, so commute with a max pool (GELU, SiLU and softmax do not)
+MONOTONE_ACTIVATIONS = frozenset({"relu", "relu6", "selu", "elu", "leaky_relu", "sigmoid", "tanh"})
 
 
 def activation_module(name: str) -> nn.Module:
@@ -106,9 +116,45 @@ def layer_module(layer: L.Layer, shape: tuple[int, ...]) -> nn.Module:
     raise AssertionError(f"{layer.where}: no PyTorch module")  # unreachable: the kinds are closed
 
 
+def _is_monotone_layer(layer: L.Layer) -> bool:
+    """Whether ``layer`` is an element-wise activation layer that never decreases."""
+    if isinstance(layer, L.Activation):
+        return layer.activation in MONOTONE_ACTIVATIONS
+    # ReLU's threshold and slope are >= 0 (checked), so its jump at the threshold goes up
+    return isinstance(layer, L.ReLU | L.LeakyReLU)
+
+
+def forward_order(description: Architecture) -> tuple[tuple[str, bool], ...]:
+    """``(module name, is the layer's own activation)`` in the order :meth:`ArchNet.forward` runs them.
+
+    A monotone activation (a layer's own, or an activation layer) directly followed by a
+    ``MaxPooling2D`` or ``GlobalMaxPooling2D`` runs right after that pool instead.
+    """
+    layers = description.layers
+    order: list[tuple[str, bool]] = []
+    moved: list[tuple[str, bool]] = []  # activations waiting for the pool after them
+    for layer, following in zip(layers, [*layers[1:], None], strict=True):
+        ident = module_name(layer.name)
+        before_max_pool = isinstance(following, L.MaxPooling2D | L.GlobalMaxPooling2D)
+        own = getattr(layer, "activation", "linear")
+        if before_max_pool and _is_monotone_layer(layer):
+            moved.append((ident, False))
+            continue
+        order.append((ident, False))
+        order.extend(moved)
+        moved = []
+        if not isinstance(layer, L.Activation) and own != "linear":
+            (moved if before_max_pool and own in MONOTONE_ACTIVATIONS else order).append((ident, True))
+    return tuple(order + moved)
+
+
 class ArchNet(nn.Module):
     """The network of ``description``: input ``(N, C, H, W)`` float, output ``(N, classes)`` logits (a
-    final ``softmax`` is left to the loss, as in the reference network)."""
+    final ``softmax`` is left to the loss, as in the reference network).
+
+    :attr:`order` is :meth:`forward`'s schedule (:func:`forward_order`): each monotone activation
+    right before a max pool runs after it.
+    """
 
     def __init__(self, description: Architecture) -> None:
         super().__init__()
@@ -130,14 +176,18 @@ class ArchNet(nn.Module):
                 # on the layer's own fresh output (no backward keeps it), so SELU may overwrite it
                 own = SELU(inplace=True) if activation == "selu" else activation_module(activation)
                 self.activations[ident] = own
+        #: :meth:`forward`'s schedule: ``(module name, is the layer's own activation)``
+        self.order = tuple(
+            step for step in forward_order(description) if not step[1] or step[0] in self.activations
+        )
 
     def _step(self, ident: str, x: torch.Tensor) -> torch.Tensor:
         x = getattr(self, ident)(x)
         return self.activations[ident](x) if ident in self.activations else x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for ident, _ in self.names:
-            x = self._step(ident, x)
+        for ident, is_activation in self.order:
+            x = (self.activations[ident] if is_activation else getattr(self, ident))(x)
         return x
 
     def forward_layers(self, x: torch.Tensor) -> dict[str, torch.Tensor]:

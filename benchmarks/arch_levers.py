@@ -14,7 +14,9 @@ Variants (levers: docs/performance.md, "Described networks"):
 * ``default``: the network as built (BatchNorm's closed-form backward, ReLU6 as ``F.relu6``, a layer's
   own ``selu`` in place on its output, PyTorch's own convolution backward);
 * ``split-backward``: every convolution with ``sepconv_torch.conv``'s separate-call backward;
-* ``autograd-bn``: BatchNorm's backward through autograd (``fused_backward = False``);
+* ``autograd-bn``: BatchNorm in training mode as TensorFlow computes it, differentiated by autograd
+  (``training_kernel = "autograd"``);
+* ``closed-form-bn``: the same forward with the backward in closed form (``"closed-form"``);
 * ``relu-clamp``: ``ReLU(max_value=6)`` as ``relu`` then ``clamp``, two kernels (and a gradient of 1 at 6);
 * ``all-off``: ``autograd-bn``, ``relu-clamp`` and ``literal-order`` together (the network before these
   levers);
@@ -32,7 +34,16 @@ import time
 import types
 from typing import Any
 
-VARIANTS = ("default", "split-backward", "autograd-bn", "relu-clamp", "all-off", "selu-copy", "literal-order")
+VARIANTS = (
+    "default",
+    "split-backward",
+    "autograd-bn",
+    "closed-form-bn",
+    "relu-clamp",
+    "all-off",
+    "selu-copy",
+    "literal-order",
+)
 
 
 def _relu_clamp(self: Any, x: Any) -> Any:
@@ -66,7 +77,9 @@ def build(architecture: str, variant: str) -> Any:
         if isinstance(module, M.KerasConv2d):
             module.split_backward = variant == "split-backward"
         if isinstance(module, M.KerasBatchNorm) and variant in ("autograd-bn", "all-off"):
-            module.fused_backward = False
+            module.training_kernel = "autograd"
+        if isinstance(module, M.KerasBatchNorm) and variant == "closed-form-bn":
+            module.training_kernel = "closed-form"
         relu6 = isinstance(module, M.KerasReLU) and (module.max_value, module.negative_slope) == (6, 0)
         if relu6 and module.threshold == 0 and variant in ("relu-clamp", "all-off"):
             module.forward = types.MethodType(_relu_clamp, module)

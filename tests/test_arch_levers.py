@@ -16,40 +16,61 @@ from sepconv_torch.selu import SELU
 SHIPPED = ["reference", "standard", "mobilenet_v1_025_32"]
 
 
-def _bn_pair(channels: int, center: bool, scale: bool) -> tuple[KerasBatchNorm, KerasBatchNorm]:
-    fused = KerasBatchNorm(channels, center=center, scale=scale).double()
+def _bn_pair(channels: int, center: bool, scale: bool, kernel: str) -> tuple[KerasBatchNorm, KerasBatchNorm]:
+    """``(kernel's BatchNorm, the same with TensorFlow's formula through autograd)``, float64."""
+    fast = KerasBatchNorm(channels, center=center, scale=scale).double()
     with torch.no_grad():
-        for p in fused.parameters():
+        for p in fast.parameters():
             p.uniform_(0.5, 1.5)
+    fast.training_kernel = kernel
     plain = KerasBatchNorm(channels, center=center, scale=scale).double()
-    plain.load_state_dict(fused.state_dict())
-    plain.fused_backward = False
-    return fused, plain
+    plain.load_state_dict(fast.state_dict())
+    plain.training_kernel = "autograd"
+    return fast, plain
 
 
+@pytest.mark.parametrize(
+    ("kernel", "grad_fn"),
+    [("native", "NativeBatchNormBackward0"), ("closed-form", "_BatchNormTrainBackward")],
+)
 @pytest.mark.parametrize(("center", "scale"), [(True, True), (True, False), (False, True), (False, False)])
 @pytest.mark.parametrize("shape", [(8, 5, 4, 3), (6, 7)], ids=["NCHW", "NF"])
-def test_batchnorm_closed_form_backward_is_autograds(
-    shape: tuple[int, ...], center: bool, scale: bool
+def test_batchnorm_training_kernels_are_tensorflows_formula(
+    shape: tuple[int, ...], center: bool, scale: bool, kernel: str, grad_fn: str
 ) -> None:
-    """Same forward and moving averages bit for bit; float64 gradients to 1e-12 of their largest value."""
+    """Against TensorFlow's formula through autograd, in float64: the closed-form backward has the same
+    forward and moving averages bit for bit, ATen's to 1e-14; float64 gradients to 1e-12 of their
+    largest value; the moving averages move by Keras' rule (biased variance, ``momentum`` kept)."""
     torch.manual_seed(0)
-    fused, plain = _bn_pair(shape[1], center, scale)
+    fast, plain = _bn_pair(shape[1], center, scale, kernel)
     x = torch.randn(*shape, dtype=torch.float64) * 3 + 1
     if x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
     target = torch.randn(*shape, dtype=torch.float64)
     outs, grads = [], []
-    for bn in (fused, plain):
-        xi = x.clone().requires_grad_()
-        y = bn(xi)
+    for bn in (fast, plain):
+        for _ in range(2):  # the moving averages move twice
+            xi = x.clone().requires_grad_()
+            y = bn(xi)
         (y * target).sum().backward()
         outs.append(y.detach())
         grads.append([xi.grad, *(p.grad for p in bn.parameters())])
-    assert torch.equal(outs[0], outs[1])
-    assert torch.equal(fused.running_mean, plain.running_mean)
-    assert torch.equal(fused.running_var, plain.running_var)
-    assert type(fused(x.requires_grad_()).grad_fn).__name__ == "_BatchNormTrainBackward"
+    bits = kernel == "closed-form"
+    for got, want in [
+        (outs[0], outs[1]),
+        (fast.running_mean, plain.running_mean),
+        (fast.running_var, plain.running_var),
+    ]:
+        assert (
+            torch.equal(got, want)
+            if bits
+            else torch.allclose(got, want, rtol=0, atol=1e-14 * want.abs().max())
+        )
+    dims = [0, *range(2, x.dim())]
+    batch_mean, batch_var = x.mean(dims), x.var(dims, unbiased=False)  # Keras: biased
+    torch.testing.assert_close(fast.running_mean, batch_mean * 0.01 * (1 + 0.99), rtol=1e-13, atol=0)
+    torch.testing.assert_close(fast.running_var, 0.99**2 + batch_var * 0.01 * (1 + 0.99), rtol=1e-13, atol=0)
+    assert type(fast(x.requires_grad_()).grad_fn).__name__ == grad_fn
     for got, want in zip(*grads, strict=True):
         torch.testing.assert_close(got, want, rtol=0, atol=1e-12 * want.abs().max().item())
 
@@ -62,10 +83,10 @@ def test_batchnorm_gradcheck() -> None:
     assert torch.autograd.gradcheck(lambda x, g, b: _BatchNormTrain.apply(x, g, b, 1e-3)[0], (x, gamma, beta))
 
 
-def test_batchnorm_eval_and_no_grad_keep_the_plain_path() -> None:
+def test_batchnorm_eval_keeps_tensorflows_formula() -> None:
     bn = KerasBatchNorm(3).eval()
     x = torch.randn(2, 3, 4, 4, requires_grad=True)
-    assert type(bn(x).grad_fn).__name__ != "_BatchNormTrainBackward"
+    assert type(bn(x).grad_fn).__name__ not in ("NativeBatchNormBackward0", "_BatchNormTrainBackward")
     with torch.no_grad():
         assert bn.train()(x).grad_fn is None
 

@@ -168,6 +168,19 @@ def _batch_norm_train(
     return _normalise(x, mean, var, weight, bias, epsilon), mean, var
 
 
+def _batch_norm_native(
+    x: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None, epsilon: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(output, batch mean, biased batch variance)`` by ATen: ``F.batch_norm`` normalises with the
+    batch's biased variance (autograd takes its one-call backward, the batch statistics' derivative
+    included); the moving averages' statistics come from ``torch.var_mean`` (no gradient). The same
+    function as :func:`_batch_norm_train`, rounded as ``(x - mean) * invstd * gamma + beta``."""
+    with torch.no_grad():
+        var, mean = torch.var_mean(x, [0, *range(2, x.dim())], correction=0)
+    y = F.batch_norm(x, None, None, weight, bias, training=True, momentum=0.0, eps=epsilon)
+    return y, mean, var
+
+
 class _BatchNormTrain(torch.autograd.Function):
     """:func:`_batch_norm_train` (the same forward, bit for bit) with its backward in closed form.
 
@@ -242,19 +255,24 @@ class KerasBatchNorm(nn.Module):
         self.register_buffer("running_mean", torch.zeros(num_features))
         self.register_buffer("running_var", torch.ones(num_features))
         self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
-        #: training mode: the backward in one closed formula (:class:`_BatchNormTrain`), not autograd's
-        self.fused_backward = True
+        #: training mode's kernels: ``native`` (ATen's ``batch_norm``, one call forward and one backward),
+        #: ``closed-form`` (TensorFlow's forward, :class:`_BatchNormTrain`'s backward) or ``autograd``
+        #: (TensorFlow's forward, differentiated by autograd)
+        self.training_kernel: str = "native"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
-            if self.fused_backward and torch.is_grad_enabled() and not capturing_graph():
+            kernel = "autograd" if capturing_graph() else self.training_kernel
+            if kernel == "native":
+                y, mean, var = _batch_norm_native(x, self.weight, self.bias, self.epsilon)
+            elif kernel == "closed-form" and torch.is_grad_enabled():
                 y, mean, var = _BatchNormTrain.apply(x, self.weight, self.bias, self.epsilon)
             else:
                 y, mean, var = _batch_norm_train(x, self.weight, self.bias, self.epsilon)
-            with torch.no_grad():
-                m = self.momentum
-                self.running_mean.copy_(self.running_mean * m + mean.detach() * (1.0 - m))
-                self.running_var.copy_(self.running_var * m + var.detach() * (1.0 - m))
+            with torch.no_grad():  # m * momentum + batch * (1 - momentum), each product rounded
+                m, stats = self.momentum, [self.running_mean, self.running_var]
+                torch._foreach_mul_(stats, m)
+                torch._foreach_add_(stats, torch._foreach_mul([mean.detach(), var.detach()], 1.0 - m))
                 self.num_batches_tracked.add_(1)
             return y
         return _normalise(x, self.running_mean, self.running_var, self.weight, self.bias, self.epsilon)

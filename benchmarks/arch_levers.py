@@ -21,6 +21,8 @@ Variants (levers: docs/performance.md, "Described networks"):
 * ``all-off``: ``autograd-bn``, ``relu-clamp`` and ``literal-order`` together (the network before these
   levers);
 * ``selu-copy``: a layer's own ``selu`` on a copy of the layer's output (``SELU(inplace=False)``);
+* ``selu-whole-exp2``: SELU over the whole tensor at once with ``exp2(x * log2(e))``, as on AMD and
+  before the slicing (``sepconv_torch.selu``; process-wide, so give it its own run);
 * ``literal-order``: every activation before the max pool after it, as the description lists them
   (``forward`` moves a monotone one past the pool: ``sepconv_torch.arch.net.forward_order``).
 """
@@ -43,6 +45,7 @@ VARIANTS = (
     "all-off",
     "selu-copy",
     "literal-order",
+    "selu-whole-exp2",
 )
 
 
@@ -62,6 +65,11 @@ def build(architecture: str, variant: str) -> Any:
     from sepconv_torch.selu import SELU
 
     net = build_torch(read_architecture(architecture, "--architecture"), seed=0)
+    if variant == "selu-whole-exp2":
+        from sepconv_torch import selu
+
+        selu.BLOCK = 1 << 62
+        selu._cpu_prefers_exp2 = lambda: True
     if variant in ("literal-order", "all-off"):  # every activation before its max pool
         net.order = tuple(
             (ident, is_act)

@@ -363,7 +363,7 @@ def exp_kernels() -> None:
     )
     exact = F.selu(grid.double())
     for name, use_exp2 in (("exp", False), ("exp2", True)):
-        selu._cpu_exp2_is_vectorised = lambda use_exp2=use_exp2: use_exp2
+        selu._cpu_prefers_exp2 = lambda use_exp2=use_exp2: use_exp2
         error = (selu.selu_(grid.clone()).double() - exact).abs().max().item()
         print(f"SELU with {name}: largest absolute error {error:.2e} on {len(grid):,} points in [-40, 0]")
 

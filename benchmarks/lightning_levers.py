@@ -5,6 +5,11 @@ Each variant trains ``--steps`` steps of ``SepConvLitModule()`` on ``FashionMNIS
 consecutive ``on_train_batch_start`` calls after 30 warm-up steps.
 
     python benchmarks/lightning_levers.py --rounds 3
+    python benchmarks/lightning_levers.py --architecture mobilenet_v1_025_32 --variants default plain-loop
+
+``--architecture NAME|FILE`` trains a described network (``SepConvLitModule(architecture=...)``, its images
+presented as it needs) instead of the built-in reference; the variants that swap the reference's SELU or
+Flatten modules are refused with it.
 
 Variants: ``default`` (what ``sepconv-torch fit`` does now, its progress bar redrawn every
 ``PROGRESS_REFRESH`` batches); ``nn-selu`` (PyTorch's ``nn.SELU(inplace=True)``, float32 ``expm1``,
@@ -75,11 +80,14 @@ def _no_train_metrics(self: SepConvLitModule, batch: Any, batch_idx: int) -> Any
     return F.cross_entropy(self(x), y, label_smoothing=self.hparams.label_smoothing)
 
 
-def run_plain(data: FashionMNISTDataModule, steps: int) -> float:
+def run_plain(steps: int, architecture: str | None = None) -> float:
     """Median ms per step of a hand-written loop over the default module's network and data loader."""
     torch.use_deterministic_algorithms(True)  # as Trainer(deterministic=True) sets it
-    module = SepConvLitModule()
+    module = SepConvLitModule(architecture=architecture)
     module.setup("fit")
+    data = FashionMNISTDataModule(download=False)
+    data.input_shape = lambda: module.input_shape  # type: ignore[method-assign]  # no trainer attached
+    data.setup("fit")
     optimizer = torch.optim.SGD(module.parameters(), lr=module.hparams.lr)
     starts = []
     for _, (x, y) in zip(range(steps), data.train_dataloader(), strict=False):
@@ -93,8 +101,8 @@ def run_plain(data: FashionMNISTDataModule, steps: int) -> float:
 
 
 def run(
-    data: FashionMNISTDataModule,
     steps: int,
+    architecture: str | None = None,
     selu: str = "default",
     log_every_step: bool = False,
     deterministic: bool = True,
@@ -106,7 +114,7 @@ def run(
 ) -> float:
     """Median ms per training step of one variant."""
     if plain:
-        return run_plain(data, steps)
+        return run_plain(steps, architecture)
     timer = _StepTimer()
     callbacks: list[L.Callback] = [timer]
     if bar:
@@ -124,7 +132,7 @@ def run(
         accelerator="cpu",
         callbacks=callbacks,
     )
-    lit_module = SepConvLitModule(**(module or {}))
+    lit_module = SepConvLitModule(**(module or {}), architecture=architecture)
     if log_every_step:
         lit_module.training_step = types.MethodType(_log_every_step, lit_module)
     if not train_metrics:
@@ -139,7 +147,7 @@ def run(
                     "precise": SELU(inplace=True, precise=True),
                     "out-of-place": SELU(),
                 }[selu]
-    trainer.fit(lit_module, datamodule=data)
+    trainer.fit(lit_module, datamodule=FashionMNISTDataModule(download=False))  # presented as it needs
     return 1000 * statistics.median(b - a for a, b in itertools.pairwise(timer.starts[30:]))
 
 
@@ -148,14 +156,18 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--steps", type=int, default=160)
     p.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    p.add_argument("--architecture", metavar="NAME|FILE", help="a described network instead of the reference")
     args = p.parse_args()
-    data = FashionMNISTDataModule(download=False)
-    data.setup("fit")
+    if args.architecture is not None:
+        reference_only = [v for v in args.variants if {"selu", "nn_flatten"} & set(VARIANTS[v])]
+        if reference_only:
+            p.error(f"--variants {' '.join(reference_only)} change the built-in reference network only")
     results: dict[str, list[float]] = {v: [] for v in args.variants}
     for _ in range(args.rounds):
         for variant in args.variants:
-            results[variant].append(run(data, args.steps, **VARIANTS[variant]))
+            results[variant].append(run(args.steps, args.architecture, **VARIANTS[variant]))
     base = statistics.median(results[args.variants[0]])
+    print(f"network: {args.architecture or 'the built-in reference'}")
     print(f"| variant | ms per step (median of {args.rounds}) | vs {args.variants[0]} |")
     print("|---|---|---|")
     for variant, times in results.items():

@@ -138,7 +138,7 @@ def _torch_net(variant: str) -> Any:
     if variant == "torch-selu-exp":
         from sepconv_torch import selu
 
-        selu._cpu_exp2_is_vectorised = lambda: False
+        selu._cpu_prefers_exp2 = lambda: False
     net = build_model(
         seed=0,
         pool_before_activation=variant != "torch-literal-order",

@@ -10,12 +10,12 @@ Numerics (``tests/test_selu.py`` checks each claim), for float32 input:
 
 * default: ``scale * alpha * (exp(x) - 1)`` for ``x <= 0``, evaluated in float32 as TensorFlow's
   float32 SELU does (Keras' reference model). Absolute error below 2.5e-7; the relative error grows
-  near zero (1e-2 at ``x = -1e-6``), where ``exp(x) - 1`` cancels. On the CPU with AVX2 or AVX-512,
-  ``exp(x)`` is evaluated as ``exp2(x * log2(e))``: PyTorch vectorises float32 ``exp2`` there and not
-  ``exp``, which made ``exp`` half of SELU's time. Rounding ``x * log2(e)`` adds a relative error of
-  at most ``|x| * 2**-24`` to ``exp(x)``, at most 4e-8 absolute after the product with
-  ``scale * alpha``; elsewhere (other CPUs, where the scalar ``exp2`` is the slower, and GPUs) it is
-  ``exp``.
+  near zero (1e-2 at ``x = -1e-6``), where ``exp(x) - 1`` cancels. On a CPU with AVX2 or AVX-512
+  that is not Intel's, ``exp(x)`` is evaluated as ``exp2(x * log2(e))``: on AMD EPYC ATen's float32
+  ``exp`` was half of SELU's time and ``exp2`` far faster. Rounding ``x * log2(e)`` adds a relative
+  error of at most ``|x| * 2**-24`` to ``exp(x)``, at most 4e-8 absolute after the product with
+  ``scale * alpha``; elsewhere (Intel, where ``exp`` is the faster, CPUs without SIMD, GPUs) it is
+  ``exp`` (:func:`_cpu_prefers_exp2`).
 * ``precise=True``: ``expm1(x)`` and the product with ``scale * alpha`` in float64, rounded once to
   the input's dtype: correctly rounded (within 0.5 ulp; ``F.selu`` is within 1.6 ulp). In a training
   step it costs about twice the default's memory traffic.
@@ -42,29 +42,74 @@ SCALE = 1.0507009873554804934193349852946
 LOG2E = 1.4426950408889634073599246810019
 
 
+def cpu_vendor() -> str:
+    """The CPU's vendor string (``GenuineIntel``, ``AuthenticAMD``) from ``/proc/cpuinfo``, else ``""``."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            for line in info:
+                if line.startswith("vendor_id"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return ""
+
+
 @functools.cache
-def _cpu_exp2_is_vectorised() -> bool:
-    """Whether ATen runs float32 ``exp2`` with SIMD on this CPU (read once; fixed at torch's import)."""
-    return torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
+def _cpu_prefers_exp2() -> bool:
+    """Whether float32 ``exp`` is faster as ``exp2(x * log2(e))`` here (read once per process).
+
+    Measured (docs/performance.md, "SELU's exponential"): on AMD EPYC ATen's AVX2/AVX-512 ``exp2`` beat
+    its ``exp``; on Intel Xeon ``exp`` beats ``exp2`` even with the multiplication left out; without
+    SIMD the scalar ``exp2`` is the slower. A fixed rule, not a timing, so a host always rounds alike.
+    """
+    vectorised = torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
+    return vectorised and cpu_vendor() != "GenuineIntel"
 
 
 def _exp_(neg: torch.Tensor) -> torch.Tensor:
     """``exp`` of float32 ``neg`` (all ``<= 0``) in place, by the faster of ``exp`` and ``exp2`` here."""
-    if neg.device.type == "cpu" and _cpu_exp2_is_vectorised():
+    if neg.device.type == "cpu" and _cpu_prefers_exp2():
         return neg.mul_(LOG2E).exp2_()
     return neg.exp_()
 
 
-def selu_(x: torch.Tensor, precise: bool = False) -> torch.Tensor:
-    """SELU of ``x`` written into ``x`` (any shape or memory format); returns ``x``."""
+#: float32 elements per slice of a large CPU tensor (1 MiB): the slice and its negative part stay in a
+#: core's L2 cache across SELU's six passes, instead of six trips to memory for the whole tensor
+BLOCK = 1 << 18
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor | None:
+    """``x`` as a 1-D view of its memory (contiguous or channels-last), else ``None``."""
+    if x.is_contiguous():
+        return x.view(-1)
+    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+        return x.permute(0, 2, 3, 1).view(-1)
+    return None
+
+
+def _selu_float32_(x: torch.Tensor) -> torch.Tensor:
+    # One of the two terms is exactly 0 at every element, so add_'s alpha, fused or not, rounds
+    # scale * alpha * (exp(x) - 1) once, as a separate mul_ would, in one memory pass fewer.
     neg = torch.clamp(x, max=0.0)
+    return x.clamp_(min=0.0).mul_(SCALE).add_(_exp_(neg).sub_(1.0), alpha=SCALE * ALPHA)
+
+
+def selu_(x: torch.Tensor, precise: bool = False) -> torch.Tensor:
+    """SELU of ``x`` written into ``x`` (any shape or memory format); returns ``x``.
+
+    A float32 CPU tensor of more than two :data:`BLOCK` s is done slice by slice (element-wise, so
+    bit for bit the same values)."""
     if precise or x.dtype != torch.float32:  # bfloat16's exp(x) - 1 would cancel to a few bits
+        neg = torch.clamp(x, max=0.0)
         wide = neg.to(torch.float64).expm1_().mul_(SCALE * ALPHA)
         # one rounding; a mixed-dtype add_ would take a slow unvectorised path
         return x.clamp_(min=0.0).mul_(SCALE).add_(wide.to(x.dtype))
-    # One of the two terms is exactly 0 at every element, so add_'s alpha, fused or not, rounds
-    # scale * alpha * (exp(x) - 1) once, as a separate mul_ would, in one memory pass fewer.
-    return x.clamp_(min=0.0).mul_(SCALE).add_(_exp_(neg).sub_(1.0), alpha=SCALE * ALPHA)
+    flat = _flat(x) if x.device.type == "cpu" and x.numel() > 2 * BLOCK else None
+    if flat is None:
+        return _selu_float32_(x)
+    for part in flat.split(BLOCK):
+        _selu_float32_(part)
+    return x
 
 
 class _SELUInPlace(torch.autograd.Function):

@@ -91,7 +91,7 @@ def test_same_network_as_the_literal_order(
     exp2: bool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(selu_module, "_cpu_exp2_is_vectorised", lambda: exp2)
+    monkeypatch.setattr(selu_module, "_cpu_prefers_exp2", lambda: exp2)
     spec = _spec_with_activation(activation)
     x = torch.from_numpy(splits.images("train", "NCHW")[:128])
     y = torch.from_numpy(splits.labels("train")[:128])
@@ -109,7 +109,7 @@ def test_same_network_as_the_literal_order(
 @pytest.mark.parametrize("precise", [False, True])
 def test_float32_selu_is_monotone(precise: bool, exp2: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """What the reordering rests on: the float32 SELU never decreases, even between adjacent floats."""
-    monkeypatch.setattr(selu_module, "_cpu_exp2_is_vectorised", lambda: exp2)
+    monkeypatch.setattr(selu_module, "_cpu_prefers_exp2", lambda: exp2)
     grid = torch.linspace(-100, 20, 4_000_001)
     # runs of adjacent floats around points where exp's approximation could wobble
     starts = torch.cat([torch.linspace(-20, 0, 200), torch.tensor([-1e-6, -1e-30, 0.0, 1e-30])])

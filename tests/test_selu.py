@@ -31,7 +31,7 @@ def test_precise_negative_branch_is_correctly_rounded(low: int) -> None:
 @pytest.fixture(params=["exp", "exp2"])
 def exp_kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Both ways of evaluating ``exp(x)`` (the CPU picks one by its capability), whichever this host picks."""
-    monkeypatch.setattr(selu_module, "_cpu_exp2_is_vectorised", lambda: request.param == "exp2")
+    monkeypatch.setattr(selu_module, "_cpu_prefers_exp2", lambda: request.param == "exp2")
     return request.param
 
 
@@ -120,21 +120,78 @@ def test_default_training_step_uses_no_float32_expm1() -> None:
     float32_ops = {name for name, dtype in ops.seen if dtype == torch.float32}
     assert "convolution" in float32_ops  # the mode did see the step
     assert not float32_ops & {"expm1", "expm1_", "elu", "elu_", "selu", "selu_"}
-    exp_op = "exp2_" if selu_module._cpu_exp2_is_vectorised() else "exp_"
+    exp_op = "exp2_" if selu_module._cpu_prefers_exp2() else "exp_"
     assert exp_op in float32_ops
 
 
-@pytest.mark.parametrize("capability, exp_op", [("AVX512", "exp2_"), ("AVX2", "exp2_"), ("DEFAULT", "exp_")])
-def test_exp_kernel_follows_cpu_capability(
-    capability: str, exp_op: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("capability", "vendor", "exp_op"),
+    [
+        ("AVX512", "AuthenticAMD", "exp2_"),
+        ("AVX2", "AuthenticAMD", "exp2_"),
+        ("AVX512", "GenuineIntel", "exp_"),
+        ("AVX2", "GenuineIntel", "exp_"),
+        ("DEFAULT", "AuthenticAMD", "exp_"),
+    ],
+)
+def test_exp_kernel_follows_cpu(
+    capability: str, vendor: str, exp_op: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``exp2`` where ATen vectorises it; its scalar fallback is slower than ``exp``'s."""
+    """``exp2`` where ATen vectorises it and the CPU is not Intel's (AMD EPYC: ``exp2`` the faster; Intel
+    Xeon: ``exp``); without SIMD the scalar ``exp2`` is slower than ``exp``."""
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
-    selu_module._cpu_exp2_is_vectorised.cache_clear()
+    monkeypatch.setattr(selu_module, "cpu_vendor", lambda: vendor)
+    selu_module._cpu_prefers_exp2.cache_clear()
     try:
         with _Ops() as ops:
             selu_(torch.randn(64))
     finally:
-        selu_module._cpu_exp2_is_vectorised.cache_clear()
+        selu_module._cpu_prefers_exp2.cache_clear()
     assert (exp_op, torch.float32) in ops.seen
     assert ({"exp_", "exp2_"} - {exp_op}).isdisjoint(name for name, _ in ops.seen)
+
+
+def test_cpu_vendor_reads_proc_cpuinfo() -> None:
+    vendor = selu_module.cpu_vendor()
+    try:
+        with open("/proc/cpuinfo") as info:
+            expected = next((line.split(":")[1].strip() for line in info if line.startswith("vendor_id")), "")
+    except OSError:
+        expected = ""
+    assert vendor == expected
+
+
+@pytest.mark.parametrize(
+    "layout", ["contiguous", "channels_last", "strided", "small"], ids=lambda layout: layout
+)
+def test_large_tensors_go_slice_by_slice_with_the_same_values(
+    layout: str, exp_kernel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above two blocks a CPU tensor is done in L2-sized slices: bit for bit the whole tensor's values,
+    in every layout (a strided view is done whole)."""
+    torch.manual_seed(0)
+    monkeypatch.setattr(selu_module, "BLOCK", 1000)  # small blocks, many slices, a short last one
+    x = torch.randn(5, 7, 13, 11) * 3
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    elif layout == "strided":
+        x = torch.randn(5, 7, 13, 22)[..., ::2] * 3
+    elif layout == "small":
+        x = x[:1, :2]  # under two blocks
+    calls = []
+    whole = selu_module._selu_float32_
+
+    def counted(part: torch.Tensor) -> torch.Tensor:
+        calls.append(part.numel())
+        return whole(part)
+
+    monkeypatch.setattr(selu_module, "_selu_float32_", counted)
+    expected = whole(x.clone())
+    got = x.clone() if layout != "strided" else x.clone(memory_format=torch.contiguous_format)
+    if layout == "strided":
+        got = torch.stack([got, got], -1).flatten(-2)[..., ::2]  # the same values, strided again
+        assert not got.is_contiguous()
+    assert selu_(got) is got
+    assert torch.equal(got, expected)
+    sliced = layout in ("contiguous", "channels_last")
+    assert calls == ([1000] * 5 + [5 * 7 * 13 * 11 - 5000] if sliced else [x.numel()])

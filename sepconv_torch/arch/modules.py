@@ -18,10 +18,11 @@ All take and give NCHW (``(N, C, H, W)``) or ``(N, F)`` tensors; Keras' layouts 
 * A depthwise convolution with ``depth_multiplier`` ``m`` is ``nn.Conv2d(C, C*m, groups=C)``: output
   channel ``c*m + k`` is input channel ``c`` through kernel ``k``, as in Keras.
 
-Speed (docs/performance.md, "Described networks"): a training-mode BatchNorm's backward is one closed
-formula (:class:`_BatchNormTrain`, the same gradient up to rounding) instead of autograd's dozen
-kernels; ``ReLU(max_value=6)`` is one ``F.relu6`` call, which is also TensorFlow's ``relu6`` gradient
-(zero at 0 and at 6). The convolutions can take :mod:`sepconv_torch.conv`'s separate-call backward
+Speed (docs/performance.md, "Described networks"): a training-mode BatchNorm is ATen's ``batch_norm``,
+one call forward and one backward (the same function and gradient up to rounding; TensorFlow's formula
+with a closed-form backward, :class:`_BatchNormTrain`, or through autograd on request), instead of
+two dozen small kernels; ``ReLU(max_value=6)`` is one ``F.relu6`` call, which is also TensorFlow's
+``relu6`` gradient (zero at 0 and at 6). The convolutions can take :mod:`sepconv_torch.conv`'s separate-call backward
 (``KerasConv2d(split_backward=True)``), off by default: it did not pay on these networks.
 """
 

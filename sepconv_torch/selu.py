@@ -34,6 +34,8 @@ import functools
 import torch
 from torch import nn
 
+from sepconv_torch.conv import capturing_graph
+
 __all__ = ["ALPHA", "SCALE", "SELU", "selu_"]
 
 #: The constants of Klambauer et al. (2017), as PyTorch and TensorFlow spell them.
@@ -104,7 +106,9 @@ def selu_(x: torch.Tensor, precise: bool = False) -> torch.Tensor:
         wide = neg.to(torch.float64).expm1_().mul_(SCALE * ALPHA)
         # one rounding; a mixed-dtype add_ would take a slow unvectorised path
         return x.clamp_(min=0.0).mul_(SCALE).add_(wide.to(x.dtype))
-    flat = _flat(x) if x.device.type == "cpu" and x.numel() > 2 * BLOCK else None
+    # a graph being recorded (ONNX, torch.export, compile) sees one whole-tensor SELU: no size guard
+    eager = not capturing_graph() and isinstance(x.numel(), int)
+    flat = _flat(x) if eager and x.device.type == "cpu" and x.numel() > 2 * BLOCK else None
     if flat is None:
         return _selu_float32_(x)
     for part in flat.split(BLOCK):

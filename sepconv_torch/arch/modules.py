@@ -22,8 +22,9 @@ Speed (docs/performance.md, "Described networks"): a training-mode BatchNorm is 
 one call forward and one backward (the same function and gradient up to rounding; TensorFlow's formula
 with a closed-form backward, :class:`_BatchNormTrain`, or through autograd on request), instead of
 two dozen small kernels; ``ReLU(max_value=6)`` is one ``F.relu6`` call, which is also TensorFlow's
-``relu6`` gradient (zero at 0 and at 6). The convolutions can take :mod:`sepconv_torch.conv`'s separate-call backward
-(``KerasConv2d(split_backward=True)``), off by default: it did not pay on these networks.
+``relu6`` gradient (zero at 0 and at 6). The convolutions can take :mod:`sepconv_torch.conv`'s
+separate-call backward (``KerasConv2d(split_backward=True)``), off by default: it did not pay on these
+networks.
 """
 
 from __future__ import annotations

@@ -169,7 +169,7 @@ _POOLED = {
         {"class": "SeparableConv2D", "name": "s1", "filters": 4, "kernel_size": 1},
         {"class": "ReLU", "name": "r1", "max_value": 6.0, "negative_slope": 0.1, "threshold": 0.5},
         {"class": "MaxPooling2D", "name": "p3", "pool_size": 1},
-        {"class": "Conv2D", "name": "c3", "filters": 5, "kernel_size": 1, "activation": "tanh"},
+        {"class": "Conv2D", "name": "c3", "filters": 5, "kernel_size": 1, "activation": "selu"},
         {"class": "GlobalMaxPooling2D", "name": "g"},
         {"class": "Dense", "name": "d", "units": 10, "activation": "softmax"},
     ],
@@ -200,7 +200,7 @@ def test_forward_order_moves_monotone_activations_past_max_pools() -> None:
         ("r1", False),  # a ReLU layer (slope and threshold >= 0) past the pool
         ("c3", False),
         ("g", False),
-        ("c3", True),  # tanh past the global max pool
+        ("c3", True),  # SELU past the global max pool (not in place: amax keeps its output)
         ("d", False),
         ("d", True),
     )

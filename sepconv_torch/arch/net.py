@@ -13,6 +13,7 @@ literal order, since it reports every layer's output.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import torch
@@ -164,6 +165,15 @@ class ArchNet(nn.Module):
         self.names: tuple[tuple[str, str], ...] = tuple(
             (module_name(la.name), la.name) for la in description.layers
         )
+        schedule = forward_order(description)
+        # SELU may overwrite its input when no backward keeps that tensor: a layer's own fresh
+        # output, or a MaxPooling2D's (its backward keeps indices); amax's backward keeps its output
+        max_pools = self._max_pools(description)
+        overwritable = {
+            ident
+            for (before, _), (ident, is_activation) in itertools.pairwise(schedule)
+            if is_activation and (before == ident or before in max_pools)
+        }
         for layer, shape in description.inputs():
             ident = module_name(layer.name)
             if hasattr(nn.Module, ident):
@@ -173,13 +183,18 @@ class ArchNet(nn.Module):
             self.add_module(ident, layer_module(layer, shape))
             activation = getattr(layer, "activation", "linear")
             if not isinstance(layer, L.Activation) and activation != "linear":
-                # on the layer's own fresh output (no backward keeps it), so SELU may overwrite it
-                own = SELU(inplace=True) if activation == "selu" else activation_module(activation)
-                self.activations[ident] = own
+                self.activations[ident] = (
+                    SELU(inplace=True)
+                    if activation == "selu" and ident in overwritable
+                    else activation_module(activation)
+                )
         #: :meth:`forward`'s schedule: ``(module name, is the layer's own activation)``
-        self.order = tuple(
-            step for step in forward_order(description) if not step[1] or step[0] in self.activations
-        )
+        self.order = tuple(step for step in schedule if not step[1] or step[0] in self.activations)
+
+    @staticmethod
+    def _max_pools(description: Architecture) -> frozenset[str]:
+        """Module names of the ``MaxPooling2D`` layers."""
+        return frozenset(module_name(la.name) for la in description.layers if isinstance(la, L.MaxPooling2D))
 
     def _step(self, ident: str, x: torch.Tensor) -> torch.Tensor:
         x = getattr(self, ident)(x)

@@ -18,7 +18,10 @@ rounded one); ``selu-out-of-place`` (our SELU, not in place); ``log-every-step``
 handed to ``self.log`` at every step, as before); ``not-deterministic`` (``deterministic=False``);
 ``nan-fill`` (PyTorch's NaN fill of every new tensor under deterministic mode, which the module turns
 off by default); ``tqdm-refresh-1`` (Lightning's own default bar, redrawn every batch); ``no-progress-bar``;
-``no-train-metrics`` (the training step without its torchmetrics updates); ``nn-flatten`` (PyTorch's
+``no-train-metrics`` (the training step without its metric updates); ``torchmetrics`` (the training
+loss and accuracy as torchmetrics' ``MeanMetric`` and ``MulticlassAccuracy`` instead of
+``sepconv_torch.metrics.BatchMean``); ``module-setattr`` (Lightning's ``_current_fx_name`` set
+through ``nn.Module.__setattr__``, as without ``SepConvLitModule.__setattr__``); ``nn-flatten`` (PyTorch's
 ``nn.Flatten``, whose gradient comes back contiguous, instead of ``sepconv_torch.flatten.Flatten``);
 ``plain-loop`` (no Trainer:
 the same module's network and ``DataLoader`` with SGD in a hand-written loop, deterministic algorithms
@@ -58,6 +61,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "tqdm-refresh-1": {"bar": 1},
     "no-progress-bar": {"bar": 0},
     "no-train-metrics": {"train_metrics": False},
+    "torchmetrics": {"train_metrics": "torchmetrics"},
+    "module-setattr": {"module_setattr": True},
     "nn-flatten": {"nn_flatten": True},
     "plain-loop": {"plain": True},
 }
@@ -78,6 +83,22 @@ def _log_every_step(self: SepConvLitModule, batch: Any, batch_idx: int) -> Any:
 def _no_train_metrics(self: SepConvLitModule, batch: Any, batch_idx: int) -> Any:
     x, y = batch
     return F.cross_entropy(self(x), y, label_smoothing=self.hparams.label_smoothing)
+
+
+def _torchmetrics_step(self: SepConvLitModule, batch: Any, batch_idx: int) -> Any:
+    x, y = batch
+    logits = self(x)
+    loss = F.cross_entropy(logits, y, label_smoothing=self.hparams.label_smoothing)
+    self.train_loss.update(loss.detach(), weight=len(y))
+    self.train_acc.update(logits.detach(), y)
+    if batch_idx == 0:
+        self.log("loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
+        self.log("accuracy", self.train_acc, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
+    return loss
+
+
+class _ModuleSetattr(SepConvLitModule):
+    __setattr__ = nn.Module.__setattr__
 
 
 def run_plain(steps: int, architecture: str | None = None) -> float:
@@ -107,8 +128,9 @@ def run(
     log_every_step: bool = False,
     deterministic: bool = True,
     bar: int = PROGRESS_REFRESH,
-    train_metrics: bool = True,
+    train_metrics: bool | str = True,
     plain: bool = False,
+    module_setattr: bool = False,
     module: dict[str, Any] | None = None,
     nn_flatten: bool = False,
 ) -> float:
@@ -132,11 +154,19 @@ def run(
         accelerator="cpu",
         callbacks=callbacks,
     )
-    lit_module = SepConvLitModule(**(module or {}), architecture=architecture)
+    cls = _ModuleSetattr if module_setattr else SepConvLitModule
+    lit_module = cls(**(module or {}), architecture=architecture)
     if log_every_step:
         lit_module.training_step = types.MethodType(_log_every_step, lit_module)
     if not train_metrics:
         lit_module.training_step = types.MethodType(_no_train_metrics, lit_module)
+    if train_metrics == "torchmetrics":
+        from torchmetrics import MeanMetric
+        from torchmetrics.classification import MulticlassAccuracy
+
+        lit_module.train_loss = MeanMetric()
+        lit_module.train_acc = MulticlassAccuracy(10, average="micro", validate_args=False)
+        lit_module.training_step = types.MethodType(_torchmetrics_step, lit_module)
     if nn_flatten:
         lit_module.net.flatten = nn.Flatten()
     if selu != "default":

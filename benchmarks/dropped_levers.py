@@ -29,6 +29,15 @@ python benchmarks/dropped_levers.py flatten-grad # the max-pool backward with th
                                                 # nn.Flatten's backward hands it back) against channels-last
                                                 # like its input; then plain-loop steps with nn.Flatten
                                                 # against sepconv_torch.flatten.Flatten (kept)
+python benchmarks/dropped_levers.py step-levers # plain SGD steps of the `reference` description's network,
+                                                # each lever alternating with the current code in one
+                                                # process: SELU's constants as float32 0-d tensors, flushed
+                                                # denormals, SGD(foreach=True); then SELU as one compiled
+                                                # kernel (torch.compile) against sepconv_torch.selu
+python benchmarks/dropped_levers.py metric-updates # one training step's metric updates (kept: BatchMean)
+                                                # against torchmetrics' MeanMetric and MulticlassAccuracy,
+                                                # and Lightning's hook-name assignment through
+                                                # nn.Module.__setattr__ against SepConvLitModule's (kept)
 """
 
 from __future__ import annotations
@@ -457,6 +466,117 @@ def flatten_grad() -> None:
     _interleaved_plain_steps({name: net.to(memory_format=torch.channels_last) for name, net in nets.items()})
 
 
+def _alternate(steps: dict[str, Callable[[], None]], setup: Callable[[str], None], turns: int = 14) -> None:
+    """Alternate ``steps`` (order swapped each turn, 40 timed steps after 5), ``setup(name)`` before each."""
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for turn in range(turns):
+        for name in list(steps) if turn % 2 == 0 else list(steps)[::-1]:
+            setup(name)
+            times[name].append(median_ms(steps[name], n=40))
+    (a, b), ms = list(steps), {name: statistics.median(t) for name, t in times.items()}
+    per_turn = statistics.median(y / x for x, y in zip(times[a], times[b], strict=True))
+    print(f"{a} {ms[a]:.2f} ms, {b} {ms[b]:.2f} ms: {ms[b] / ms[a]:.3f} (per turn {per_turn:.3f})")
+
+
+def step_levers() -> None:
+    import copy
+
+    from sepconv.described import read_architecture
+    from sepconv_torch import selu as selu_module
+    from sepconv_torch.arch import build_torch
+    from sepconv_torch.host_memory import retain_freed_memory
+
+    retain_freed_memory()
+    net = build_torch(read_architecture("reference"), seed=0).to(memory_format=torch.channels_last)
+    current = selu_module._selu_float32_
+    scale, one = torch.tensor(selu_module.SCALE), torch.tensor(1.0)
+
+    def tensor_constants(x: torch.Tensor) -> torch.Tensor:
+        neg = torch.clamp(x, max=0.0)
+        scaled = selu_module._exp_(neg).sub_(one)
+        return x.clamp_(min=0.0).mul_(scale).add_(scaled, alpha=selu_module.SCALE * selu_module.ALPHA)
+
+    probe = torch.randn(1 << 20) * 5
+    same = torch.equal(current(probe.clone()), tensor_constants(probe.clone()))
+    print(f"SELU constants as float32 tensors, the same values bit for bit: {same}")
+    step = _plain_step(net, 32, 32)
+    _alternate(
+        {"python-float constants": step, "float32 tensor constants": step},
+        lambda name: setattr(
+            selu_module, "_selu_float32_", current if name.startswith("python") else tensor_constants
+        ),
+    )
+    selu_module._selu_float32_ = current
+    _alternate(
+        {"denormals kept": step, "denormals flushed": step},
+        lambda name: torch.set_flush_denormal(name.endswith("flushed")),
+    )
+    torch.set_flush_denormal(False)
+    twin = copy.deepcopy(net)
+    _alternate(
+        {
+            "SGD for-loop": _plain_step(
+                net, 32, 32, torch.optim.SGD(net.parameters(), lr=0.01, foreach=False)
+            ),
+            "SGD foreach": _plain_step(
+                twin, 32, 32, torch.optim.SGD(twin.parameters(), lr=0.01, foreach=True)
+            ),
+        },
+        lambda name: None,
+    )
+
+    @torch.compile(dynamic=True, fullgraph=True)
+    def fused(x: torch.Tensor) -> torch.Tensor:
+        negative = (torch.exp(torch.clamp(x, max=0.0)) - 1.0) * (selu_module.SCALE * selu_module.ALPHA)
+        return torch.where(x > 0, x * selu_module.SCALE, negative)
+
+    for shape in ((32, 32, 28, 28), (32, 64, 14, 14)):
+        x = torch.randn(shape).contiguous(memory_format=torch.channels_last) * 3
+        start = time.perf_counter()
+        out = fused(x)
+        first = time.perf_counter() - start
+        work = x.clone()
+        ours = median_ms(lambda w=work, x=x: selu_module.selu_(w.copy_(x))) - median_ms(
+            lambda w=work, x=x: w.copy_(x)
+        )
+        error = (out - selu_module.selu_(x.clone())).abs().max().item()
+        print(
+            f"SELU {shape}: compiled {median_ms(lambda x=x: fused(x)):.3f} ms (first call {first:.1f} s), "
+            f"sepconv_torch.selu {ours:.3f} ms, largest difference {error:.1e}"
+        )
+
+
+def metric_updates() -> None:
+    from torch import nn
+    from torchmetrics import MeanMetric
+    from torchmetrics.classification import MulticlassAccuracy
+
+    from sepconv_torch import SepConvLitModule
+    from sepconv_torch.metrics import BatchMean
+
+    logits, labels, loss = torch.randn(32, 10), torch.randint(0, 10, (32,)), torch.tensor(0.5)
+    mean, accuracy = MeanMetric(), MulticlassAccuracy(10, average="micro", validate_args=False)
+    ours_loss, ours_accuracy = BatchMean(), BatchMean(torch.int64)
+    rows = {
+        "loss, MeanMetric": lambda: mean.update(loss, weight=32),
+        "loss, BatchMean (kept)": lambda: ours_loss.update(loss * 32, 32),
+        "accuracy, MulticlassAccuracy": lambda: accuracy.update(logits, labels),
+        "accuracy, BatchMean (kept)": lambda: ours_accuracy.update(
+            (logits.argmax(dim=-1) == labels).sum(), 32
+        ),
+    }
+    module = SepConvLitModule(net=nn.Linear(784, 10), channels_last=False)
+    rows["_current_fx_name, nn.Module.__setattr__"] = lambda: nn.Module.__setattr__(
+        module, "_current_fx_name", "x"
+    )
+    rows["_current_fx_name, SepConvLitModule (kept)"] = lambda: setattr(module, "_current_fx_name", "x")
+    for name, f in rows.items():
+        median = statistics.median(
+            1000 * median_ms(lambda f=f: [f() for _ in range(100)], n=30) / 100 for _ in range(3)
+        )
+        print(f"{name}: {median:.1f} us per call")
+
+
 if __name__ == "__main__":
     modes = {
         "selu": selu,
@@ -473,6 +593,8 @@ if __name__ == "__main__":
         "muon": muon,
         "conv-backward": conv_backward,
         "flatten-grad": flatten_grad,
+        "step-levers": step_levers,
+        "metric-updates": metric_updates,
     }
     if sys.argv[1:2] == ["threads-variant"] and len(sys.argv) == 3:  # a worker of `threads`
         threads_variant(sys.argv[2])

@@ -512,6 +512,18 @@ def step_levers() -> None:
         lambda name: torch.set_flush_denormal(name.endswith("flushed")),
     )
     torch.set_flush_denormal(False)
+    probes = [copy.deepcopy(net) for _ in range(2)]
+    for probe_net, foreach in zip(probes, (False, True), strict=True):
+        generator = torch.Generator().manual_seed(0)
+        x = torch.randn(32, 1, 28, 28, generator=generator).contiguous(memory_format=torch.channels_last)
+        y = torch.randint(0, 10, (32,), generator=generator)
+        optimizer = torch.optim.SGD(probe_net.parameters(), lr=0.01, foreach=foreach)
+        for _ in range(3):
+            optimizer.zero_grad(set_to_none=True)
+            F.cross_entropy(probe_net(x), y).backward()
+            optimizer.step()
+    equal = all(torch.equal(a, b) for a, b in zip(*(p.parameters() for p in probes), strict=True))
+    print(f"SGD foreach, the same weights bit for bit after 3 steps: {equal}")
     twin = copy.deepcopy(net)
     _alternate(
         {

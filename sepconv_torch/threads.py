@@ -20,6 +20,12 @@ A user's own choice wins: with ``OMP_NUM_THREADS`` set (Lightning's DDP
 launcher sets it for each process too), ``auto`` changes nothing; a number
 fixes the count. The count PyTorch had is restored at teardown. Without
 ``/proc/stat`` (not Linux), ``auto`` changes nothing.
+
+A container's CPU quota (cgroup v2 ``cpu.max``, v1 ``cpu.cfs_quota_us``) caps
+``auto`` too: its CPUs (``sched_getaffinity``) and ``/proc/stat`` are the
+host's, and PyTorch starts a thread per host core, so a run limited to 2 CPUs
+on a 16-core host would otherwise run 16 threads that the kernel throttles in
+turn (:func:`cpu_quota`).
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ import torch
 
 from sepconv.errors import InputError
 
-__all__ = ["CpuSample", "CpuThreads", "affinity", "busy_elsewhere", "sample", "threads_for"]
+__all__ = ["CpuSample", "CpuThreads", "affinity", "busy_elsewhere", "cpu_quota", "sample", "threads_for"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +89,62 @@ def sample(cpus: frozenset[int], stat: str = "/proc/stat") -> CpuSample | None:
     return CpuSample(time.monotonic(), busy / tick, own.user + own.system)
 
 
+def _cgroup_paths(proc_cgroup: str) -> dict[str, str]:
+    """``{controller: path}`` from ``/proc/self/cgroup`` (``""`` is the cgroup v2 hierarchy)."""
+    try:
+        with open(proc_cgroup, encoding="ascii") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return {}
+    paths: dict[str, str] = {}
+    for line in lines:
+        _, controllers, path = line.split(":", 2) if line.count(":") >= 2 else ("", "-", "")
+        for controller in controllers.split(","):
+            paths.setdefault(controller, path)
+    return paths
+
+
+def _quota_in(directory: str, v2: bool) -> float | None:
+    """CPUs the quota file(s) in ``directory`` allow, ``None`` for no quota or no file."""
+    try:
+        if v2:  # "max 100000" or "200000 100000": quota and period in microseconds
+            with open(os.path.join(directory, "cpu.max"), encoding="ascii") as f:
+                quota, period = f.read().split()[:2]
+        else:
+            with open(os.path.join(directory, "cpu.cfs_quota_us"), encoding="ascii") as f:
+                quota = f.read().strip()
+            with open(os.path.join(directory, "cpu.cfs_period_us"), encoding="ascii") as f:
+                period = f.read().strip()
+        if quota in ("max", "-1") or int(period) <= 0:
+            return None
+        return int(quota) / int(period)
+    except (OSError, ValueError):
+        return None
+
+
+def cpu_quota(root: str = "/sys/fs/cgroup", proc_cgroup: str = "/proc/self/cgroup") -> float | None:
+    """CPUs per period this process's cgroup CPU quota allows, ``None`` without one.
+
+    Reads cgroup v2 ``cpu.max`` or, where the ``cpu`` controller is mounted as v1
+    (``ROOT/cpu`` or ``ROOT/cpu,cpuacct``), ``cpu.cfs_quota_us / cpu.cfs_period_us``, in the
+    process's own cgroup and each one above it up to the mount point (a container sees its own
+    cgroup at the mount point), and keeps the smallest quota.
+    """
+    paths = _cgroup_paths(proc_cgroup)
+    mounts = [(root, True, paths.get(""))]
+    mounts += [(os.path.join(root, name), False, paths.get("cpu")) for name in ("cpu", "cpu,cpuacct")]
+    quotas = []
+    for mount, v2, path in mounts:
+        if path is None or (v2 and not os.path.exists(os.path.join(root, "cgroup.controllers"))):
+            continue  # v2 needs the unified hierarchy mounted at root
+        parts = [p for p in path.split("/") if p]
+        for depth in range(len(parts), -1, -1):
+            quota = _quota_in(os.path.join(mount, *parts[:depth]), v2)
+            if quota is not None:
+                quotas.append(quota)
+    return min(quotas) if quotas else None
+
+
 def busy_elsewhere(before: CpuSample, after: CpuSample) -> float:
     """Cores kept busy by other processes between two samples (0.0 for an empty window)."""
     wall = after.wall - before.wall
@@ -127,9 +189,16 @@ class CpuThreads(L.Callback):
         if self.count != "auto":
             self._set(self.count, "fixed by count")
             return
+        if "OMP_NUM_THREADS" in os.environ:
+            return
         self._most = self._initial
+        quota = cpu_quota()
+        allowed = None if quota is None else max(1, math.floor(quota + FREE_BELOW))  # as free cores
+        if allowed is not None and allowed < self._most:
+            self._most = allowed
+            self._set(allowed, f"the cgroup CPU quota allows {quota:g} CPUs")
         last = self._last
-        self._follow = "OMP_NUM_THREADS" not in os.environ and last is not None and self._most > 1
+        self._follow = last is not None and self._most > 1
         if self._follow and last is not None:
             wait = MIN_WINDOW - (time.monotonic() - last.wall)
             if wait > 0:

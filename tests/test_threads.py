@@ -16,7 +16,7 @@ from commands import run as run_command
 
 from sepconv.errors import InputError
 from sepconv_torch import threads
-from sepconv_torch.threads import CpuSample, CpuThreads, busy_elsewhere, sample, threads_for
+from sepconv_torch.threads import CpuSample, CpuThreads, busy_elsewhere, cpu_quota, sample, threads_for
 
 
 @pytest.fixture
@@ -96,6 +96,7 @@ def machine(monkeypatch: pytest.MonkeyPatch, restore_threads: int) -> _Machine:
     monkeypatch.setattr(threads, "sample", fake.sample)
     monkeypatch.setattr(threads, "affinity", lambda: frozenset({0, 1}))
     monkeypatch.setattr(threads, "time", fake)
+    monkeypatch.setattr(threads, "cpu_quota", lambda: None)  # the host running the tests may have one
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     torch.set_num_threads(2)
     return fake
@@ -143,6 +144,66 @@ def test_a_number_fixes_the_count_until_teardown(machine: _Machine) -> None:
     assert torch.get_num_threads() == 1
     callback.teardown(None, None, "predict")  # type: ignore[arg-type]
     assert torch.get_num_threads() == 2
+
+
+def _files(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+@pytest.mark.parametrize(
+    ("proc_cgroup", "files", "expected"),
+    [
+        # cgroup v2, a container's own cgroup at the mount point
+        ("0::/\n", {"cgroup.controllers": "cpu\n", "cpu.max": "200000 100000\n"}, 2.0),
+        # v2, the smallest quota along the path wins, "max" is none
+        (
+            "0::/a/b\n",
+            {"cgroup.controllers": "", "a/cpu.max": "150000 100000\n", "a/b/cpu.max": "max 100000\n"},
+            1.5,
+        ),
+        ("0::/a\n", {"cgroup.controllers": "", "a/cpu.max": "max 100000\n"}, None),
+        # v1 under cpu,cpuacct; the path is the host's, the mount shows the container's cgroup
+        (
+            "4:memory:/docker/x\n3:cpu,cpuacct:/docker/x\n0::/\n",
+            {"cpu,cpuacct/cpu.cfs_quota_us": "50000\n", "cpu,cpuacct/cpu.cfs_period_us": "100000\n"},
+            0.5,
+        ),
+        ("1:cpu:/\n", {"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ("1:cpu:/\n", {"cpu/cpu.cfs_quota_us": "garbage\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ("0::/\n", {"cpu.max": "200000 100000\n"}, None),  # no unified hierarchy at the root
+        ("", {}, None),
+    ],
+)
+def test_cpu_quota(tmp_path: Path, proc_cgroup: str, files: dict[str, str], expected: float | None) -> None:
+    _files(tmp_path / "fs", files)
+    (tmp_path / "cgroup").write_text(proc_cgroup)
+    assert cpu_quota(str(tmp_path / "fs"), str(tmp_path / "cgroup")) == expected
+    assert cpu_quota(str(tmp_path / "fs"), str(tmp_path / "missing")) is None
+
+
+@pytest.mark.parametrize(
+    ("quota", "started", "expected"), [(2.0, 4, 2), (1.2, 2, 1), (1.7, 2, 2), (0.5, 4, 1)]
+)
+def test_auto_stays_within_the_cgroup_cpu_quota(
+    machine: _Machine, monkeypatch: pytest.MonkeyPatch, quota: float, started: int, expected: int
+) -> None:
+    """Idle cores the quota does not pay for are not used; ``OMP_NUM_THREADS`` still wins."""
+    monkeypatch.setattr(threads, "affinity", lambda: frozenset(range(8)))
+    monkeypatch.setattr(threads, "cpu_quota", lambda: quota)
+    torch.set_num_threads(started)
+    callback = CpuThreads(interval=1.0)
+    callback.setup(None, None, "fit")  # type: ignore[arg-type]
+    assert torch.get_num_threads() == expected
+    machine.run(2.0, others=0.0, ours=expected)  # an idle host
+    callback.on_train_batch_start()
+    assert torch.get_num_threads() == expected
+    callback.teardown(None, None, "fit")  # type: ignore[arg-type]
+    assert torch.get_num_threads() == started
+    monkeypatch.setenv("OMP_NUM_THREADS", str(started))
+    callback.setup(None, None, "fit")  # type: ignore[arg-type]
+    assert torch.get_num_threads() == started
 
 
 @pytest.mark.parametrize(("count", "interval"), [(0, 1.0), (True, 1.0), ("two", 1.0), ("auto", 0.0)])

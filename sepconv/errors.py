@@ -23,10 +23,13 @@ The traceback is shown only with ``--debug`` on the command line or ``SEPCONV_DE
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 
 __all__ = [
     "DEBUG_ENV",
@@ -38,6 +41,7 @@ __all__ = [
     "no_space_error",
     "one_line",
     "run_main",
+    "sigterm_raises",
     "terminate_on_sigterm",
 ]
 
@@ -68,12 +72,27 @@ def terminate_on_sigterm() -> None:
 
     Call it from the main thread only (signal handlers can be set nowhere else).
     """
-    import signal
 
     def _raise(signum: int, frame: object) -> None:
         raise Terminated(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, _raise)
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """:func:`terminate_on_sigterm` while the block runs, then the caller's handler again (a command
+    called in-process, as the tests do, leaves it as it was). Outside the main thread: nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    terminate_on_sigterm()
+    try:
+        yield
+    finally:
+        if previous is not None:  # None: a handler not set from Python, which cannot be put back
+            signal.signal(signal.SIGTERM, previous)
 
 
 def no_space_error(error: BaseException) -> OSError | None:

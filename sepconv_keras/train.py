@@ -44,7 +44,6 @@ import dataclasses
 import json
 import shlex
 import shutil
-import signal
 import sys
 import tempfile
 import warnings
@@ -52,7 +51,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sepconv.errors import InputError, Terminated, TrainingError, run_main, terminate_on_sigterm
+from sepconv.errors import InputError, Terminated, TrainingError, run_main, sigterm_raises
 from sepconv.paths import check_output_dir, write_text_atomic
 from sepconv.recipes import Recipe, RecipeError, load_recipe, recipe_path
 from sepconv_keras.predict import add_predict_parser, predict
@@ -502,12 +501,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             train(parsed, progress)
 
-    previous = signal.getsignal(signal.SIGTERM)
-    terminate_on_sigterm()
-    try:
+    with sigterm_raises():
         return run_main(PROG, run, args, stopped_note=progress.stopped_note)
-    finally:
-        signal.signal(signal.SIGTERM, previous)  # called in-process (tests): leave the caller's handler
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from parity.converter.files import (
     save_weights_file,
 )
 from parity.converter.files.provenance import source_metadata
-from sepconv.errors import run_main
+from sepconv.errors import run_main, sigterm_raises
 from sepconv.paths import check_output_path
 
 __all__ = ["convert_file", "main"]
@@ -106,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {args.dst}")
         return 0
 
-    return run_main("sepconv-convert", run, argv)
+    with sigterm_raises():  # SIGTERM: the temporary file is removed, the destination untouched (143)
+        return run_main("sepconv-convert", run, argv)
 
 
 if __name__ == "__main__":

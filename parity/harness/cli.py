@@ -31,7 +31,7 @@ from parity.harness.described import CORRECT, DESCRIBED_PORTS, randomize, run_de
 from parity.harness.port import REFERENCE_PORT, Port
 from parity.harness.report import format_table, save_json, save_plot
 from parity.harness.suite import run_suite
-from sepconv.errors import InputError, run_main
+from sepconv.errors import InputError, run_main, sigterm_raises
 from sepconv.paths import check_output_path
 from sepconv.spec import REFERENCE
 
@@ -189,7 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             save_plot(report, args.plot, [layer.name for layer in REFERENCE])
         return 0 if report.passed else 1
 
-    return run_main("sepconv-parity", run, argv)
+    with sigterm_raises():  # SIGTERM: status 143, no half-written --json or --plot
+        return run_main("sepconv-parity", run, argv)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,12 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from parity.harness.checks.result import CheckResult
+from sepconv.paths import commit, private_temp, write_text_atomic
 
 __all__ = ["BOUND_RULE", "Report", "format_table", "parity_figure", "save_json", "save_plot"]
 
@@ -83,8 +83,8 @@ def format_table(report: Report) -> str:
 
 
 def save_json(report: Report, path: str | os.PathLike[str]) -> None:
-    """Write :meth:`Report.as_json` to ``path``."""
-    Path(path).write_text(json.dumps(report.as_json(), indent=2) + "\n")
+    """Write :meth:`Report.as_json` to ``path`` (through a temporary file: never half-written)."""
+    write_text_atomic(path, json.dumps(report.as_json(), indent=2) + "\n")
 
 
 #: the panels of the plot: check name, series drawn, x-axis label, y-axis label, title
@@ -198,9 +198,14 @@ def parity_figure(report: Report, names: Sequence[str]) -> Any:
 
 
 def save_plot(report: Report, path: str | os.PathLike[str], names: Sequence[str]) -> None:
-    """Write :func:`parity_figure` as a PNG to ``path``."""
+    """Write :func:`parity_figure` as a PNG to ``path`` (through a temporary file: never half-written)."""
     import matplotlib.pyplot as plt
 
     fig = parity_figure(report, names)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    temp = private_temp(path)
+    try:
+        fig.savefig(temp, dpi=100, format="png")
+        commit(temp, path)
+    finally:
+        plt.close(fig)
+        temp.unlink(missing_ok=True)

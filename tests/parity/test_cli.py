@@ -30,6 +30,7 @@ def test_report_json_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     }
     assert len(next(r for r in report["results"] if r["check"] == "trajectory")["series"]["abs_diff"]) == 10
     assert png.read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "report.png"]  # no temporary left
 
 
 @pytest.mark.slow

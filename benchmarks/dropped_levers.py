@@ -5,6 +5,9 @@ python benchmarks/dropped_levers.py compile     # the plain loop eager against t
 python benchmarks/dropped_levers.py pointwise   # 1x1 Conv2d against a matmul on the NHWC view (fwd + bwd)
 python benchmarks/dropped_levers.py loop        # a plain training loop; run under `/usr/bin/time -v` and
                                                 # with MALLOC_MMAP_THRESHOLD_ etc. to count page faults
+python benchmarks/dropped_levers.py loop-retained # the same with glibc keeping freed memory, as training
+                                                # does; GLIBC_TUNABLES=glibc.malloc.hugetlb=1 in front
+                                                # puts malloc's memory on transparent huge pages
 python benchmarks/dropped_levers.py batches     # cost per sample at batch 32, 64, 128, and 128 as 2 x 64
 python benchmarks/dropped_levers.py threads     # 2 intra-op threads against 1, and against the batch split
                                                 # over 2 Python threads of 1 intra-op thread each
@@ -34,6 +37,12 @@ python benchmarks/dropped_levers.py step-levers # plain SGD steps of the `refere
                                                 # process: SELU's constants as float32 0-d tensors, flushed
                                                 # denormals, SGD(foreach=True); then SELU as one compiled
                                                 # kernel (torch.compile) against sepconv_torch.selu
+python benchmarks/dropped_levers.py backward-levers # plain SGD steps of the `reference` description's
+                                                # network, alternating in one process: each convolution's
+                                                # weight gradient on a second thread while this one takes
+                                                # the input gradient (one intra-op thread each), and the
+                                                # weight and bias gradients in one oneDNN call; then SELU
+                                                # as one ATen kernel (F.selu's expm1) against ours
 python benchmarks/dropped_levers.py metric-updates # one training step's metric updates (kept: BatchMean)
                                                 # against torchmetrics' MeanMetric and MulticlassAccuracy,
                                                 # and Lightning's hook-name assignment through
@@ -125,9 +134,12 @@ def _interleaved_plain_steps(nets: dict[str, torch.nn.Module], rounds: int = 5) 
         )
 
 
-def loop() -> None:
+def loop(retained: bool = False) -> None:
     from sepconv_torch import build_model
+    from sepconv_torch.host_memory import retain_freed_memory
 
+    if retained:
+        retain_freed_memory()
     net = build_model(seed=0).to(memory_format=torch.channels_last)
     for batch in (32, 128):
         print(f"batch {batch}: {median_ms(_plain_step(net, batch, batch), n=30):.1f} ms per step")
@@ -558,6 +570,82 @@ def step_levers() -> None:
         )
 
 
+def backward_levers() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sepconv.described import read_architecture
+    from sepconv_torch import conv
+    from sepconv_torch.arch import build_torch
+    from sepconv_torch.host_memory import retain_freed_memory
+    from sepconv_torch.selu import selu_
+
+    retain_freed_memory()
+    net = build_torch(read_architecture("reference"), seed=0).to(memory_format=torch.channels_last)
+    current, threads = conv._SplitBackwardConv.backward, torch.get_num_threads()
+    worker = ThreadPoolExecutor(1, initializer=lambda: torch.set_num_threads(1))
+
+    def input_grad(ctx: object, grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        stride, padding, groups = list(ctx.stride), list(ctx.padding), ctx.groups  # type: ignore[attr-defined]
+        if conv._transposes_by_flip(weight, stride, padding):
+            kernel = weight if groups > 1 else weight.transpose(0, 1)
+            return F.conv2d(grad, kernel.flip(2, 3), padding=padding, groups=groups)
+        return conv._onednn_backward(grad, x, weight, stride, padding, groups, 0)
+
+    def concurrent(ctx: object, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        needs = ctx.needs_input_grad  # type: ignore[attr-defined]
+        if not (needs[0] and needs[1]):
+            return current(ctx, grad)
+        x, weight = ctx.saved_tensors  # type: ignore[attr-defined]
+        stride, padding, groups = list(ctx.stride), list(ctx.padding), ctx.groups  # type: ignore[attr-defined]
+        pending = worker.submit(conv._onednn_backward, grad, x, weight, stride, padding, groups, 1)
+        torch.set_num_threads(1)
+        try:
+            grad_x = input_grad(ctx, grad, x, weight)
+            grad_bias = grad.sum((0, 2, 3)) if ctx.has_bias and needs[2] else None  # type: ignore[attr-defined]
+            return grad_x, pending.result(), grad_bias, None, None, None
+        finally:
+            torch.set_num_threads(threads)
+
+    def bias_in_one_call(ctx: object, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        needs = ctx.needs_input_grad  # type: ignore[attr-defined]
+        if not (ctx.has_bias and needs[1] and needs[2] and ctx.groups == 1):  # type: ignore[attr-defined]
+            return current(ctx, grad)
+        x, weight = ctx.saved_tensors  # type: ignore[attr-defined]
+        stride, padding = list(ctx.stride), list(ctx.padding)  # type: ignore[attr-defined]
+        _, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
+            grad, x, weight, [weight.shape[0]], stride, padding, [1, 1], False, [0, 0], 1, [False, True, True]
+        )
+        grad_x = input_grad(ctx, grad, x, weight) if needs[0] else None
+        return grad_x, grad_weight, grad_bias, None, None, None
+
+    step = _plain_step(net, 32, 32)
+    for name, variant in (
+        ("weight gradient on a second thread", concurrent),
+        ("bias in one call", bias_in_one_call),
+    ):
+        _alternate(
+            {"current backward": step, name: step},
+            lambda which, variant=variant: setattr(
+                conv._SplitBackwardConv,
+                "backward",
+                staticmethod(current if which.startswith("current") else variant),
+            ),
+        )
+    conv._SplitBackwardConv.backward = current
+    worker.shutdown()
+    for shape in ((32, 32, 28, 28), (32, 64, 14, 14), (32, 128, 7, 7)):
+        x = torch.randn(shape).contiguous(memory_format=torch.channels_last) * 3
+        work = x.clone()
+        copy = median_ms(lambda w=work, x=x: w.copy_(x))
+        ours = median_ms(lambda w=work, x=x: selu_(w.copy_(x))) - copy
+        one_kernel = median_ms(lambda w=work, x=x: F.selu(w.copy_(x), inplace=True)) - copy
+        error = (F.selu(x) - selu_(x.clone())).abs().max().item()
+        print(
+            f"SELU {shape}: sepconv_torch.selu {ours:.3f} ms, F.selu (one kernel) {one_kernel:.3f} ms, "
+            f"largest difference {error:.1e}"
+        )
+
+
 def metric_updates() -> None:
     from torch import nn
     from torchmetrics import MeanMetric
@@ -594,6 +682,7 @@ if __name__ == "__main__":
         "selu": selu,
         "pointwise": pointwise,
         "loop": loop,
+        "loop-retained": lambda: loop(retained=True),
         "compile": compile_net,
         "batches": batches,
         "threads": threads,
@@ -607,6 +696,7 @@ if __name__ == "__main__":
         "flatten-grad": flatten_grad,
         "step-levers": step_levers,
         "metric-updates": metric_updates,
+        "backward-levers": backward_levers,
     }
     if sys.argv[1:2] == ["threads-variant"] and len(sys.argv) == 3:  # a worker of `threads`
         threads_variant(sys.argv[2])

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -149,6 +151,36 @@ def test_module_starts_from_the_files_weights_buffers_included(keras_file: Path,
     np.testing.assert_array_equal(state["sep.conv_dw.weight"].numpy(), depthwise)
     module.setup("fit")  # once: a second setup copies nothing
     assert all(torch.equal(module.net.state_dict()[k], v) for k, v in expected.items())
+
+
+_WITHOUT_TENSORFLOW = """
+import sys
+import torch
+from sepconv_torch.lit_module import SepConvLitModule
+module = SepConvLitModule(architecture=sys.argv[1], init_from_file=True, retain_host_memory=False)
+module.setup("fit")
+torch.save(module.net.state_dict(), sys.argv[2])
+print(sorted({m.split(".")[0] for m in sys.modules} & {"tensorflow", "keras", "parity", "tf_keras"}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_the_torch_side_reads_the_file_without_tensorflow(
+    keras_file: Path, suffix: str, tmp_path: Path
+) -> None:
+    """A fresh ``sepconv_torch`` process reads the file with h5py and JSON alone: neither TensorFlow, Keras
+    nor the converter is imported, and the weights are the converter's, bit for bit."""
+    path, out = keras_file.with_suffix(suffix), tmp_path / "state.pt"
+    proc = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_TENSORFLOW, str(path), str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout
+    state, expected = torch.load(out), _converted(path)
+    assert list(state) == list(expected)
+    assert all(torch.equal(state[k], v) for k, v in expected.items())
 
 
 @pytest.mark.slow

@@ -32,8 +32,9 @@ import torch
 from parity.converter.errors import WeightFileError
 from parity.converter.files import WeightFormat, format_of
 from parity.converter.files.atomic import atomic_write
-from sepconv.arch import Architecture, ArchitectureError, WeightRow, from_dict, to_dict, weight_rows
+from sepconv.arch import Architecture, ArchitectureError, from_dict, to_dict, weight_rows
 from sepconv.arch.keras_files import architecture_from_config, read_keras_config
+from sepconv.arch.keras_weights import described_arrays
 from sepconv_torch.arch import ArchNet, build_torch
 from sepconv_torch.arch.weights import to_keras_array, to_torch_array
 
@@ -85,13 +86,6 @@ def _check(arch: Architecture, named: dict[str, np.ndarray], source: str, conseq
         raise WeightFileError(f"{source}: the weights mix dtypes {dtypes}; expected one")
 
 
-def _by_layer(rows: tuple[WeightRow, ...]) -> dict[str, list[WeightRow]]:
-    found: dict[str, list[WeightRow]] = {}
-    for row in rows:
-        found.setdefault(row.layer, []).append(row)
-    return found
-
-
 def _architecture(config: Path) -> Architecture:
     """The description in ``config``: a YAML description, or a Keras model config (``.json``, ``.keras``,
     ``.h5``) read as data."""
@@ -124,26 +118,8 @@ def keras_described(
         except ArchitectureError:
             return None
         arch = architecture_from_config(found, str(path))
-    stored = layer_arrays(path)
-    rows = weight_rows(arch)
-    arrays: list[np.ndarray] = []
-    for layer, layer_rows in _by_layer(rows).items():
-        found = stored.get(layer, [])
-        if len(found) != len(layer_rows):
-            raise WeightFileError(
-                f"{path}: layer {layer!r} stores {len(found)} weights, its description has "
-                f"{len(layer_rows)} ({', '.join(r.keras_weight for r in layer_rows)})"
-            )
-        for row, array in zip(layer_rows, found, strict=True):
-            if tuple(array.shape) != row.keras_shape:
-                raise WeightFileError(
-                    f"{path}: {row.layer}/{row.keras_weight} has shape {tuple(array.shape)}, "
-                    f"the description {row.keras_shape}"
-                )
-            arrays.append(array)
-    named = {f"{r.layer}/{r.keras_weight}": a for r, a in zip(rows, arrays, strict=True)}
-    _check(arch, named, str(path), consequence)
-    return Described(arch, tuple(arrays), str(path))
+    arrays = described_arrays(arch, layer_arrays(path), str(path), consequence, WeightFileError)
+    return Described(arch, arrays, str(path))
 
 
 def _torch_object(path: Path) -> tuple[Any, Any] | None:

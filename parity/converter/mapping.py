@@ -17,7 +17,7 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from parity.converter import transforms as T
+from sepconv.arch import transforms as T
 from sepconv.spec import INPUT_SHAPE, REFERENCE, LayerKind, LayerSpec, output_shapes, weighted_layers
 
 __all__ = ["DEFAULT_TRANSFORMS", "Row", "TransformSet", "build_mapping"]

@@ -16,9 +16,9 @@ import numpy as np
 from torch import nn
 
 import sepconv_torch
-from parity.converter import transforms as T
 from parity.converter.mapping import DEFAULT_TRANSFORMS
 from parity.harness.port import Port
+from sepconv.arch import transforms as T
 from sepconv.spec import REFERENCE, LayerSpec
 from sepconv_torch.init import keras_init_
 

@@ -40,11 +40,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from parity.converter import transforms as T
 from parity.converter.errors import WeightFileError
 from parity.harness.checks.result import CheckResult
 from parity.harness.report import Report
 from sepconv.arch import Architecture, Dropout, SpatialDropout2D, weight_rows
+from sepconv.arch import transforms as T
 from sepconv_torch.arch import ArchNet, build_torch
 from sepconv_torch.arch import modules as M
 from sepconv_torch.arch.weights import to_keras_array, to_torch_array, transforms

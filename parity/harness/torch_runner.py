@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from parity.converter.transforms import flatten_permutation
+from sepconv.arch.transforms import flatten_permutation
 from sepconv.compat import guard_triton
 from sepconv.spec import REFERENCE, LayerSpec
 
@@ -82,7 +82,7 @@ def torch_layer_outputs(
 ) -> dict[str, np.ndarray]:
     """``net.forward_layers`` of NHWC images, each output in Keras' layout (NHWC; the output of the spec's
     ``flatten`` layer in Keras' ``(h, w, c)`` order, by
-    :func:`~parity.converter.transforms.flatten_permutation`)."""
+    :func:`~sepconv.arch.transforms.flatten_permutation`)."""
     if not hasattr(net, "forward_layers"):
         raise TypeError(f"{type(net).__name__} has no forward_layers(x); per-layer checks need a SepConvNet")
     net.eval()

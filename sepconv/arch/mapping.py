@@ -1,7 +1,7 @@
 """The weight mapping of a description as data: one row per Keras weight, generated, never hand-listed.
 
 A :class:`WeightRow` says which Keras weight of which layer is which PyTorch state-dict key, through
-which named transform (the names of ``parity.converter.transforms``: ``conv``, ``depthwise``,
+which named transform (the names of ``sepconv.arch.transforms``: ``conv``, ``depthwise``,
 ``pointwise``, ``dense``, ``identity``), with the shape each side has. A ``depthwise`` kernel with
 ``depth_multiplier`` ``m`` is ``(kh, kw, C, m)`` in Keras and ``(C*m, 1, kh, kw)`` in PyTorch, output
 channel ``c*m + k`` from ``[:, :, c, k]``. BatchNormalization's ``moving_mean`` / ``moving_variance``

@@ -1,7 +1,7 @@
 """Weights between a Keras model and an :class:`ArchNet` of the same description, through the mapping rows.
 
 The rows come from :func:`sepconv.arch.mapping.weight_rows`; each names a transform of
-:mod:`parity.converter.transforms` (a pure permutation, so the copy is exact in every dtype). A
+:mod:`sepconv.arch.transforms` (a pure permutation, so the copy is exact in every dtype). A
 depthwise kernel with ``depth_multiplier`` ``m`` goes through ``depthwise`` and a reshape:
 Keras ``(kh, kw, C, m)`` -> ``(C, m, kh, kw)`` -> PyTorch ``(C*m, 1, kh, kw)``, output channel
 ``c*m + k``. Every row is checked against both sides before anything is assigned.
@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from sepconv.arch import transforms as T
 from sepconv.arch.errors import ArchitectureError
 from sepconv.arch.mapping import WeightRow, weight_rows
+from sepconv.arch.transforms import Transform
 from sepconv_torch.arch.net import ArchNet
 
 if TYPE_CHECKING:
-    from parity.converter.transforms import Transform
-
     Table = dict[str, Transform]
 
 __all__ = ["keras_to_torch", "to_keras_array", "to_torch_array", "torch_to_keras", "transforms"]
@@ -30,13 +30,7 @@ __all__ = ["keras_to_torch", "to_keras_array", "to_torch_array", "torch_to_keras
 
 @functools.cache
 def transforms() -> dict[str, Transform]:
-    """Transform name -> the named transform of ``parity.converter.transforms``.
-
-    Imported on first use: importing :mod:`parity` loads TensorFlow, which a PyTorch-only user of
-    this module does not need until a Keras model is involved.
-    """
-    from parity.converter import transforms as T
-
+    """Transform name -> the named transform of :mod:`sepconv.arch.transforms`."""
     return {t.name: t for t in (T.IDENTITY, T.CONV, T.DEPTHWISE, T.POINTWISE, T.DENSE)}
 
 

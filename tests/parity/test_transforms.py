@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from parity.converter import transforms as T
 from parity.converter.mapping import build_mapping
+from sepconv.arch import transforms as T
 from sepconv.spec import REFERENCE
 
 SHAPES = {

@@ -33,6 +33,8 @@ import numpy as np
 from parity.converter.errors import WeightFileError
 from parity.converter.files.keras_config import ConfigLayer, check_config, config_layers
 from parity.converter.stored import StoredKerasLayer, StoredKerasModel
+from sepconv.arch.keras_weights import k3_groups, legacy_layers
+from sepconv.arch.keras_weights import layer_arrays as _layer_arrays
 from sepconv.spec import REFERENCE
 
 __all__ = ["FORMATS", "layer_arrays", "load_h5", "load_keras_zip", "save_keras", "save_keras_weights"]
@@ -68,52 +70,12 @@ def _json(value: Any, path: Path, what: str) -> dict[str, Any]:
     return config
 
 
-def _array(node: Any, path: Path, where: str) -> np.ndarray:
-    if not isinstance(node, h5py.Dataset):
-        raise WeightFileError(f"{path}: {where} is not an HDF5 dataset")
-    return np.asarray(node[()])
-
-
-# ---- legacy layout ------------------------------------------------------------------------------
-
-
 def _legacy_layers(root: h5py.Group, path: Path) -> dict[str, list[tuple[str, np.ndarray]]]:
-    """Layer name -> ``[(weight name, array)]`` from ``layer_names`` / ``weight_names`` (nested models split
-    into their own layers by the weight names' second-last component)."""
-    layers: dict[str, list[tuple[str, np.ndarray]]] = {}
-    for top in (_text(n) for n in root.attrs["layer_names"]):
-        group = root.get(top)
-        if not isinstance(group, h5py.Group):
-            raise WeightFileError(f"{path}: layer {top!r} is listed but has no group")
-        for name in (_text(n) for n in group.attrs.get("weight_names", [])):
-            parts = name.split("/")
-            layer = parts[-2] if len(parts) >= 2 else top
-            weight = re.sub(r":\d+$", "", parts[-1])
-            layers.setdefault(layer, []).append((weight, _array(group.get(name), path, f"weight {name!r}")))
-    return layers
-
-
-# ---- Keras 3 layout -----------------------------------------------------------------------------
+    return legacy_layers(root, path, WeightFileError)
 
 
 def _k3_groups(group: h5py.Group, path: Path) -> list[tuple[str, str, list[np.ndarray]]]:
-    """``(group name, layer name, arrays)`` of every layer group under ``group/layers`` (recursively)."""
-    found: list[tuple[str, str, list[np.ndarray]]] = []
-    layers = group.get("layers")
-    if not isinstance(layers, h5py.Group):
-        return found
-    for key in layers:
-        sub = layers[key]
-        if "layers" in sub:
-            found += _k3_groups(sub, path)
-            continue
-        variables = sub.get("vars")
-        if not isinstance(variables, h5py.Group):
-            continue
-        indices = sorted(variables, key=int)
-        arrays = [_array(variables[i], path, f"layers/{key}/vars/{i}") for i in indices]
-        found.append((key, _text(variables.attrs.get("name", key)), arrays))
-    return found
+    return k3_groups(group, path, WeightFileError)
 
 
 def _stem(key: str) -> tuple[str, int]:
@@ -229,25 +191,9 @@ def load_keras_zip(path: Path) -> StoredKerasModel:
 
 
 def layer_arrays(path: Path) -> dict[str, list[np.ndarray]]:
-    """Layer name -> its arrays in Keras' order, from a ``.keras`` zip or an ``.h5`` of either layout.
-
-    Read as data, nothing checked against the reference: the caller matches the arrays to a description
-    (:mod:`parity.converter.described`)."""
-    source: Path | BytesIO = path
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            if "model.weights.h5" not in archive.namelist():
-                raise WeightFileError(f"{path}: not a Keras 3 .keras archive (no model.weights.h5)")
-            source = BytesIO(archive.read("model.weights.h5"))
-    try:
-        f = h5py.File(source, "r")
-    except OSError as error:
-        raise WeightFileError(f"{path}: not an HDF5 file ({error})") from error
-    with f:
-        root = f.get("model_weights", f)
-        if "layer_names" in root.attrs:
-            return {name: [a for _, a in weights] for name, weights in _legacy_layers(root, path).items()}
-        return {name: arrays for _, name, arrays in _k3_groups(f, path)}
+    """Layer name -> its arrays in Keras' order (:func:`sepconv.arch.keras_weights.layer_arrays`), refusals
+    as ``WeightFileError``."""
+    return _layer_arrays(path, WeightFileError)
 
 
 def save_keras(model: Any, path: Path) -> None:

@@ -34,7 +34,7 @@ from parity.converter.files import WeightFormat, format_of
 from parity.converter.files.atomic import atomic_write
 from sepconv.arch import Architecture, ArchitectureError, from_dict, to_dict, weight_rows
 from sepconv.arch.keras_files import architecture_from_config, read_keras_config
-from sepconv.arch.keras_weights import described_arrays
+from sepconv.arch.keras_weights import check_arrays, described_arrays
 from sepconv_torch.arch import ArchNet, build_torch
 from sepconv_torch.arch.weights import to_keras_array, to_torch_array
 
@@ -75,15 +75,6 @@ class Described:
 
 #: what a refusal of unusable weights ends with, unless the caller says otherwise
 CONSEQUENCE = "the converted model would be as broken, not written"
-
-
-def _check(arch: Architecture, named: dict[str, np.ndarray], source: str, consequence: str) -> None:
-    from sepconv.weights import check_weights
-
-    check_weights(named, source, consequence, WeightFileError)
-    dtypes = sorted({str(a.dtype) for a in named.values()})
-    if len(dtypes) > 1:
-        raise WeightFileError(f"{source}: the weights mix dtypes {dtypes}; expected one")
 
 
 def _architecture(config: Path) -> Architecture:
@@ -185,7 +176,9 @@ def torch_described(path: Path, consequence: str = CONSEQUENCE) -> Described | N
         if not tensor.is_floating_point() or tensor.dtype == torch.bfloat16:
             raise WeightFileError(f"{path}: {row.torch_key} is {tensor.dtype}; expected float32 or float64")
         arrays.append(to_keras_array(row, tensor.detach().cpu().numpy()))
-    _check(arch, {r.torch_key: a for r, a in zip(rows, arrays, strict=True)}, str(path), consequence)
+    check_arrays(
+        {r.torch_key: a for r, a in zip(rows, arrays, strict=True)}, str(path), consequence, WeightFileError
+    )
     return Described(arch, tuple(arrays), str(path), counters)
 
 

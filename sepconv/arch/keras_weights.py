@@ -23,7 +23,14 @@ import numpy as np
 from sepconv.arch.mapping import WeightRow, weight_rows
 from sepconv.arch.network import Architecture
 
-__all__ = ["described_arrays", "k3_groups", "keras_file_weights", "layer_arrays", "legacy_layers"]
+__all__ = [
+    "check_arrays",
+    "described_arrays",
+    "k3_groups",
+    "keras_file_weights",
+    "layer_arrays",
+    "legacy_layers",
+]
 
 
 def _text(value: Any) -> str:
@@ -131,8 +138,6 @@ def described_arrays(
     layouts; refused (``error`` naming ``source``, the layer and the weight) if a layer stores another
     number of weights, a weight has another shape, any value is NaN or infinite (the message ends with
     ``consequence``) or the dtypes differ."""
-    from sepconv.weights import check_weights
-
     rows = weight_rows(arch)
     arrays: list[np.ndarray] = []
     for layer, layer_rows in _by_layer(rows).items():
@@ -149,12 +154,26 @@ def described_arrays(
                     f"the description {row.keras_shape}"
                 )
             arrays.append(array)
-    named = {f"{r.layer}/{r.keras_weight}": a for r, a in zip(rows, arrays, strict=True)}
+    check_arrays(
+        {f"{r.layer}/{r.keras_weight}": a for r, a in zip(rows, arrays, strict=True)},
+        source,
+        consequence,
+        error,
+    )
+    return tuple(arrays)
+
+
+def check_arrays(
+    named: dict[str, np.ndarray], source: str, consequence: str, error: type[Exception] = ValueError
+) -> None:
+    """Refuse (``error`` naming ``source``) NaN or infinite values (the message ends with ``consequence``)
+    and weights of more than one dtype."""
+    from sepconv.weights import check_weights
+
     check_weights(named, source, consequence, error)
     dtypes = sorted({str(a.dtype) for a in named.values()})
     if len(dtypes) > 1:
         raise error(f"{source}: the weights mix dtypes {dtypes}; expected one")
-    return tuple(arrays)
 
 
 def keras_file_weights(

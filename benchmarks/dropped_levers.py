@@ -584,13 +584,6 @@ def backward_levers() -> None:
     current, threads = conv._SplitBackwardConv.backward, torch.get_num_threads()
     worker = ThreadPoolExecutor(1, initializer=lambda: torch.set_num_threads(1))
 
-    def input_grad(ctx: object, grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        stride, padding, groups = list(ctx.stride), list(ctx.padding), ctx.groups  # type: ignore[attr-defined]
-        if conv._transposes_by_flip(weight, stride, padding):
-            kernel = weight if groups > 1 else weight.transpose(0, 1)
-            return F.conv2d(grad, kernel.flip(2, 3), padding=padding, groups=groups)
-        return conv._onednn_backward(grad, x, weight, stride, padding, groups, 0)
-
     def concurrent(ctx: object, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         needs = ctx.needs_input_grad  # type: ignore[attr-defined]
         if not (needs[0] and needs[1]):
@@ -600,7 +593,7 @@ def backward_levers() -> None:
         pending = worker.submit(conv._onednn_backward, grad, x, weight, stride, padding, groups, 1)
         torch.set_num_threads(1)
         try:
-            grad_x = input_grad(ctx, grad, x, weight)
+            grad_x = conv._input_grad(grad, x, weight, stride, padding, groups)
             grad_bias = grad.sum((0, 2, 3)) if ctx.has_bias and needs[2] else None  # type: ignore[attr-defined]
             return grad_x, pending.result(), grad_bias, None, None, None
         finally:
@@ -615,7 +608,7 @@ def backward_levers() -> None:
         _, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
             grad, x, weight, [weight.shape[0]], stride, padding, [1, 1], False, [0, 0], 1, [False, True, True]
         )
-        grad_x = input_grad(ctx, grad, x, weight) if needs[0] else None
+        grad_x = conv._input_grad(grad, x, weight, stride, padding, 1) if needs[0] else None
         return grad_x, grad_weight, grad_bias, None, None, None
 
     step = _plain_step(net, 32, 32)

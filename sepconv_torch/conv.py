@@ -62,11 +62,7 @@ class _SplitBackwardConv(torch.autograd.Function):
         stride, padding, groups = list(ctx.stride), list(ctx.padding), ctx.groups
         grad_x = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
-            if _transposes_by_flip(weight, stride, padding):
-                kernel = weight if groups > 1 else weight.transpose(0, 1)
-                grad_x = F.conv2d(grad, kernel.flip(2, 3), padding=padding, groups=groups)
-            else:
-                grad_x = _onednn_backward(grad, x, weight, stride, padding, groups, 0)
+            grad_x = _input_grad(grad, x, weight, stride, padding, groups)
         if ctx.needs_input_grad[1]:
             if groups > 1 and grad.shape[-2:] == (1, 1):
                 grad_weight = _depthwise_one_pixel_weight_grad(grad, x, weight, padding)
@@ -75,6 +71,22 @@ class _SplitBackwardConv(torch.autograd.Function):
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_bias = grad.sum((0, 2, 3))
         return grad_x, grad_weight, grad_bias, None, None, None
+
+
+def _input_grad(
+    grad: torch.Tensor,
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    stride: list[int],
+    padding: list[int],
+    groups: int,
+) -> torch.Tensor:
+    """The input gradient: a forward convolution with the flipped kernel where that is the transpose,
+    else ``convolution_backward`` asked for it alone."""
+    if _transposes_by_flip(weight, stride, padding):
+        kernel = weight if groups > 1 else weight.transpose(0, 1)
+        return F.conv2d(grad, kernel.flip(2, 3), padding=padding, groups=groups)
+    return _onednn_backward(grad, x, weight, stride, padding, groups, 0)
 
 
 def _onednn_backward(

@@ -70,14 +70,6 @@ def _json(value: Any, path: Path, what: str) -> dict[str, Any]:
     return config
 
 
-def _legacy_layers(root: h5py.Group, path: Path) -> dict[str, list[tuple[str, np.ndarray]]]:
-    return legacy_layers(root, path, WeightFileError)
-
-
-def _k3_groups(group: h5py.Group, path: Path) -> list[tuple[str, str, list[np.ndarray]]]:
-    return k3_groups(group, path, WeightFileError)
-
-
 def _stem(key: str) -> tuple[str, int]:
     """``separable_conv2d_3`` -> (``separable_conv2d``, 3); ``dense`` -> (``dense``, 0)."""
     match = re.fullmatch(r"(.*?)(?:_(\d+))?", key)
@@ -140,7 +132,7 @@ def _read_h5(source: Path | BytesIO, path: Path, config: dict[str, Any] | None) 
             check_config(listed, str(path))
         root = f.get("model_weights", f)
         if "layer_names" in root.attrs:
-            stored = _legacy_layers(root, path)
+            stored = legacy_layers(root, path, WeightFileError)
             if listed is None:
                 found = [(n, w) for n, w in stored.items() if w]
                 return StoredKerasModel(
@@ -150,7 +142,7 @@ def _read_h5(source: Path | BytesIO, path: Path, config: dict[str, Any] | None) 
                 tuple(StoredKerasLayer(c.name, c.class_name, tuple(stored.get(c.name, []))) for c in listed),
                 str(path),
             )
-        groups = _k3_groups(f, path)
+        groups = k3_groups(f, path, WeightFileError)
         if not groups:
             raise WeightFileError(f"{path}: no Keras weights found (neither 'layer_names' nor 'layers/')")
         layers = _k3_by_config(groups, listed, path) if listed is not None else _k3_by_class(groups, path)

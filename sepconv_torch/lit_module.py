@@ -25,6 +25,7 @@ from sepconv_torch.metrics import BatchMean
 from sepconv_torch.model import build_model
 from sepconv_torch.optim import MuonSGD, split_parameters
 from sepconv_torch.resume import MAX_EPOCHS_KEY
+from sepconv_torch.rng import seed_rank_stream
 
 __all__ = ["STANDARDISATION_KEY", "SepConvLitModule"]
 
@@ -271,13 +272,15 @@ class SepConvLitModule(L.LightningModule):
             checkpoint["optimizer_states"], checkpoint["lr_schedulers"] = [], []
 
     def on_train_start(self) -> None:
-        """After a resume, run the restored optimizer and schedule with this module's hyperparameters.
+        """A fresh fit under DDP: each rank its own random stream (:func:`seed_rank_stream`). After a
+        resume, run the restored optimizer and schedule with this module's hyperparameters.
 
         Lightning restores each parameter group's ``lr``, ``momentum`` and ``nesterov`` from the
         checkpoint; they equal this module's unless a resume overrode them (``--override``), and then
         the module's, which the new checkpoints record, must be the ones that run.
         """
         if self.trainer.ckpt_path is None:
+            seed_rank_stream(self.trainer, self)  # under DDP: each rank its own dropout masks
             return
         fresh = self._build_optimizer()
         configs = {id(c.scheduler.optimizer): c.scheduler for c in self.trainer.lr_scheduler_configs}

@@ -25,14 +25,12 @@ from sepconv_torch.metrics import BatchMean
 from sepconv_torch.model import build_model
 from sepconv_torch.optim import MuonSGD, split_parameters
 from sepconv_torch.resume import MAX_EPOCHS_KEY
-from sepconv_torch.rng import seed_rank_stream
+from sepconv_torch.rng import load_states, save_states, seed_rank_stream
 
 __all__ = ["STANDARDISATION_KEY", "SepConvLitModule"]
 
 #: checkpoint entry holding the training data's ``mean`` and ``std``
 STANDARDISATION_KEY = "sepconv_standardisation"
-#: checkpoint entry of a described network: the CPU random state (its dropout masks) when it was saved
-RNG_KEY = "sepconv_cpu_rng_state"
 
 
 def split_described(net: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
@@ -250,7 +248,8 @@ class SepConvLitModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Keep the training data's standardisation with the weights (``predict`` on your own images),
         ``trainer.max_epochs``, the length of a cosine schedule (a resume compares it), and for a
-        described network the CPU random state (one process; under DDP rank 0's)."""
+        described network the CPU random state and, on a GPU, its CUDA state (one process; under DDP
+        rank 0's: :mod:`sepconv_torch.rng`)."""
         splits = getattr(getattr(self.trainer, "datamodule", None), "splits", None)
         stats = (splits.mean, splits.std) if splits is not None else self.standardisation
         if stats is not None:
@@ -258,18 +257,23 @@ class SepConvLitModule(L.LightningModule):
         if self.trainer.max_epochs is not None:
             checkpoint[MAX_EPOCHS_KEY] = int(self.trainer.max_epochs)
         if self.description is not None:  # a resume draws the dropout masks an uninterrupted run draws
-            checkpoint[RNG_KEY] = torch.get_rng_state()
+            save_states(checkpoint, self._training_device())
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         stored = checkpoint.get(STANDARDISATION_KEY)
         if stored is not None:
             self.standardisation = (float(stored["mean"]), float(stored["std"]))
-        if self.description is not None and isinstance(checkpoint.get(RNG_KEY), torch.Tensor):
-            torch.set_rng_state(checkpoint[RNG_KEY])
+        if self.description is not None:
+            load_states(checkpoint, self._training_device())
         saved = (checkpoint.get("hyper_parameters") or {}).get("optimizer", "sgd")
         if saved != self.hparams.optimizer and "optimizer_states" in checkpoint:
             # resumed with another optimizer (``--override``): its state does not fit; start afresh
             checkpoint["optimizer_states"], checkpoint["lr_schedulers"] = [], []
+
+    def _training_device(self) -> torch.device | None:
+        """The trainer's device (the module may not be on it yet while a checkpoint loads); None when no
+        trainer is attached (``load_from_checkpoint``)."""
+        return self._trainer.strategy.root_device if self._trainer is not None else None
 
     def on_train_start(self) -> None:
         """A fresh fit under DDP: each rank its own random stream (:func:`seed_rank_stream`). After a

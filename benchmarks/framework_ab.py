@@ -13,6 +13,7 @@ Lightning / Keras, and the median and range of the per-turn ratios.
 
     python benchmarks/framework_ab.py --architecture reference --turns 12
     python benchmarks/framework_ab.py --architecture mobilenet_v1_025_32 --json ab.json
+    python benchmarks/framework_ab.py --architecture standard --threads 1   # beside other work
 
 ``--architecture NAME|FILE`` is a shipped name, YAML description or Keras model file, as
 ``sepconv-torch fit --model.architecture`` and ``sepconv-keras train --architecture`` take it; both
@@ -37,12 +38,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from step_time import cpu_model
 
 
-def _keras(architecture: str) -> tuple[Any, Any]:
-    """``(train_turn, predict_turn)`` closures over a compiled Keras model of ``architecture``."""
+def _keras(architecture: str, threads: int | None = None) -> tuple[Any, Any]:
+    """``(train_turn, predict_turn)`` closures over a compiled Keras model of ``architecture``; ``threads``:
+    TensorFlow's intra-op threads."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from sepconv.compat import import_tensorflow
 
-    import_tensorflow()
+    tf = import_tensorflow()
+    if threads is not None:  # before TensorFlow's first op starts its thread pools
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
     import keras
 
     from sepconv.data import load_splits
@@ -89,14 +93,18 @@ def _keras(architecture: str) -> tuple[Any, Any]:
     return train_turn, predict_turn
 
 
-def _lightning(architecture: str) -> tuple[Any, Any]:
-    """``(train_turn, predict_turn)`` closures over one ``SepConvLitModule`` of ``architecture``."""
+def _lightning(architecture: str, threads: int | None = None) -> tuple[Any, Any]:
+    """``(train_turn, predict_turn)`` closures over one ``SepConvLitModule`` of ``architecture``; ``threads``:
+    PyTorch's intra-op threads."""
     import lightning as L
+    import torch
     from lightning.pytorch.callbacks import TQDMProgressBar
 
     from sepconv_torch import FashionMNISTDataModule, SepConvLitModule
     from sepconv_torch.cli import PROGRESS_REFRESH
 
+    if threads is not None:
+        torch.set_num_threads(threads)
     L.seed_everything(0, verbose=False)
     module = SepConvLitModule(architecture=architecture)
     data = FashionMNISTDataModule(download=False, eval_batch_size=256)
@@ -155,10 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--block", type=int, default=60, help="training steps per framework per turn")
     p.add_argument("--warmup", type=int, default=10, help="steps dropped at the start of each block")
     p.add_argument("--predict-batches", type=int, default=8, help="batches of 256 per framework per turn")
+    p.add_argument("--threads", type=int, help="intra-op threads of each framework (default: theirs)")
     p.add_argument("--json", type=Path, help="write the medians and every turn's measurements as JSON")
     args = p.parse_args(argv)
-    for name in ("turns", "block", "predict_batches"):
-        if getattr(args, name) < 1:
+    for name in ("turns", "block", "predict_batches", "threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be a positive integer, received {getattr(args, name)}")
     if not 0 <= args.warmup < args.block:
         p.error(f"--warmup must be in [0, --block), received {args.warmup} with --block {args.block}")
@@ -175,7 +184,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"framework_ab: error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
 
-    frameworks = {"lightning": _lightning(args.architecture), "keras": _keras(args.architecture)}
+    frameworks = {
+        "lightning": _lightning(args.architecture, args.threads),
+        "keras": _keras(args.architecture, args.threads),
+    }
     steps: dict[str, list[float]] = {"keras": [], "lightning": []}
     infer: dict[str, list[float]] = {"keras": [], "lightning": []}
     turns = []
@@ -210,8 +222,9 @@ def main(argv: list[str] | None = None) -> int:
         f"capability {torch.backends.cpu.get_cpu_capability()}"
     )
     print(
-        f"network: {name}; one process, {args.turns} turns of {args.block - args.warmup} kept steps "
-        f"(batch 32) and {args.predict_batches} batches of 256 per framework\n"
+        f"network: {name}; threads: {args.threads or 'default'}; one process, {args.turns} turns of "
+        f"{args.block - args.warmup} kept steps (batch 32) and {args.predict_batches} batches of 256 per "
+        "framework\n"
     )
     print("| measure | Lightning ms | Keras ms | Lightning / Keras | per turn: median (range) |")
     print("|---|---|---|---|---|")
@@ -224,7 +237,16 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.json:
         args.json.write_text(
-            json.dumps({"architecture": name, "cpu": cpu_model(), "medians": total, "turns": turns}, indent=2)
+            json.dumps(
+                {
+                    "architecture": name,
+                    "cpu": cpu_model(),
+                    "threads": args.threads,
+                    "medians": total,
+                    "turns": turns,
+                },
+                indent=2,
+            )
         )
     return 0
 

@@ -5,16 +5,17 @@ MFLOP per image (``sepconv.arch.cost``, from the description, checked here again
 summary, which counts with ``torch.utils.flop_counter``), the test accuracy after each recipe in both
 frameworks (``sepconv-torch fit`` then ``test --ckpt_path last``; ``sepconv-keras train``'s
 ``test_metrics.json``), and the training step (batch 32) and inference (batch 256) times of Lightning and
-Keras with their ratio (``benchmarks/step_time.py --architecture``, interleaved rounds, medians).
+Keras with their ratio (``benchmarks/framework_ab.py --architecture``: both frameworks in one process, in
+alternating turns, so that the host's drift hits both alike; medians).
 
     python benchmarks/seed_claim.py --out runs/seed_claim
-    python benchmarks/seed_claim.py --out runs/seed_claim --stages time table --rounds 5
+    python benchmarks/seed_claim.py --out runs/seed_claim --stages time table --turns 24
 
 Stages: ``count`` (parameters and FLOPs, seconds), ``train`` (every network x recipe x framework as a
 user runs it, one after another: 2 to 13 minutes each on a 2-core CPU), ``time`` and ``table``. Each
 finished training is kept as ``OUT/<network>/<recipe>/<framework>.json`` beside its run folder, so a
 re-run goes on where an interrupted one stopped (``--retrain`` trains again); a run that fails (a diverged
-loss) is kept with its last line and shown as such. Each timing is ``OUT/<network>/step_time.json``
+loss) is kept with its last line and shown as such. Each timing is ``OUT/<network>/framework_ab.json``
 (``--threads N``: N intra-op threads per framework, for a machine other work is using). The table
 (Markdown) goes to stdout and ``OUT/table.md``.
 """
@@ -109,11 +110,10 @@ def train(network: str, recipe: str, framework: str, out: Path) -> dict[str, Any
     return run | {"test_accuracy": test_accuracy(name, recipe, out)}
 
 
-def timing(network: str, rounds: int, path: Path, threads: int | None = None) -> dict[str, Any]:
-    """``step_time.py --architecture network --paths keras lightning``: medians of interleaved rounds."""
-    command = [sys.executable, str(Path(__file__).with_name("step_time.py")), "--architecture", network]
-    command += ["--paths", "keras", "lightning", "--rounds", str(rounds), "--device", "cpu"]
-    command += ["--json", str(path)] + (["--threads", str(threads)] if threads else [])
+def timing(network: str, turns: int, path: Path, threads: int | None = None) -> dict[str, Any]:
+    """``framework_ab.py --architecture network --turns turns``: Lightning and Keras in one process."""
+    command = [sys.executable, str(Path(__file__).with_name("framework_ab.py")), "--architecture", network]
+    command += ["--turns", str(turns), "--json", str(path)] + (["--threads", str(threads)] if threads else [])
     proc = subprocess.run(command, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(
@@ -143,23 +143,24 @@ def table(out: Path, networks: list[str], recipes: list[str]) -> str:
         for recipe in recipes:
             runs = [load(out / label / recipe / f"{f}.json") for f in FRAMEWORKS]
             cells.append(" / ".join(_accuracy(r) for r in runs))
-        timed = load(out / label / "step_time.json")
-        for key in ("step_ms", "infer256_ms"):
+        timed = load(out / label / "framework_ab.json")
+        for key in ("step", "infer256"):
             if timed is None:
                 cells.append("-")
                 continue
-            t, k = timed["medians"]["lightning"][key], timed["medians"]["keras"][key]
+            t, k = timed["medians"][key]["lightning_ms"], timed["medians"][key]["keras_ms"]
             cells.append(f"{t:.2f} / {k:.2f} = **{t / k:.2f}**")
         lines.append("| " + " | ".join(cells) + " |")
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     ).stdout.strip()
-    timed = [load(out / _label(n) / "step_time.json") for n in networks]
-    settings = sorted({(t.get("rounds"), t.get("threads")) for t in timed if t}, key=str)
+    timed = [load(out / _label(n) / "framework_ab.json") for n in networks]
+    settings = sorted({(len(t.get("turns", [])), t.get("threads")) for t in timed if t}, key=str)
     lines.append("")
-    for rounds, threads in settings:
+    for turns, threads in settings:
         lines.append(
-            f"timing: medians of {rounds} interleaved rounds, {threads or 'default'} threads per framework"
+            f"timing: both frameworks in one process, medians over {turns} alternating turns, "
+            f"{threads or 'default'} threads per framework"
         )
     lines.append(
         f"{date.today().isoformat()}, {cpu_model()} ({os.cpu_count()} cores), commit {commit or '?'}"
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--networks", nargs="+", default=list(NETWORKS), help="shipped names or description files")
     p.add_argument("--recipes", nargs="+", default=list(RECIPES))
     p.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
-    p.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (default 3)")
+    p.add_argument("--turns", type=int, default=12, help="alternating timing turns (default 12)")
     p.add_argument("--threads", type=int, help="intra-op threads of both frameworks while timing")
     p.add_argument("--retrain", action="store_true", help="train again what OUT already holds")
     args = p.parse_args(argv)
@@ -210,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
     if "time" in args.stages:
         for network in args.networks:
-            timing(network, args.rounds, args.out / _label(network) / "step_time.json", args.threads)
+            timing(network, args.turns, args.out / _label(network) / "framework_ab.json", args.threads)
     if "table" in args.stages:
         text = table(args.out, args.networks, sorted(args.recipes, key=_recipe_order))
         (args.out / "table.md").write_text(text + "\n")

@@ -18,7 +18,8 @@ line on stderr and ends the command with a non-zero status:
 
 A command may add what was saved and how to resume to the last two lines (``stopped_note``).
 
-The traceback is shown only with ``--debug`` on the command line or ``SEPCONV_DEBUG=1``.
+The traceback is shown only with ``--debug`` on the command line or ``SEPCONV_DEBUG=1``: printed before
+the same line, and the status is the same.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 
 __all__ = [
@@ -151,7 +153,7 @@ def run_main(
 ) -> int:
     """Run ``main()``; return its status, or print one line and return 1, 2, 3, 130 or 143 (see above).
 
-    ``debug`` (default: :func:`debug_requested` on ``argv``) re-raises instead.
+    ``debug`` (default: :func:`debug_requested` on ``argv``) prints the traceback first.
     ``SystemExit`` (argparse's own usage errors, ``--help``) passes through.
     ``stopped_note()``, if given, is appended to the interrupted/terminated line (what was saved, how to
     resume); it is asked only then.
@@ -166,19 +168,19 @@ def run_main(
         status = main()
     except SystemExit:
         raise
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as error:
         if debug:
-            raise
+            traceback.print_exception(error)
         print(stopped("interrupted"), file=sys.stderr)
         return INTERRUPTED_STATUS
-    except Terminated:
+    except Terminated as error:
         if debug:
-            raise
+            traceback.print_exception(error)
         print(stopped("terminated (SIGTERM)"), file=sys.stderr)
         return TERMINATED_STATUS
     except BaseException as error:
         if debug:
-            raise
+            traceback.print_exception(error)
         full = no_space_error(error)
         if full is not None:
             where = f" writing {full.filename}" if getattr(full, "filename", None) else ""

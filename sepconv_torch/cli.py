@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+import shutil
 import sys
 import warnings
 from argparse import SUPPRESS
@@ -50,7 +51,7 @@ from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCL
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
-from sepconv.errors import InputError, run_main
+from sepconv.errors import InputError, TrainingError, input_error_types, no_space_error, run_main
 from sepconv.init_file import init_file
 from sepconv.metrics_json import metrics_json
 from sepconv.paths import check_output_dir
@@ -255,16 +256,35 @@ class SepConvCLI(LightningCLI):
                 "--trainer.default_root_dir",
                 f"{PROG} {shlex.join(sys.argv[1:])}",
             )
+            fresh = not self.config_init[self.subcommand].get("ckpt_path")
+            self._new_run_dir = _first_new_dir(self.trainer) if fresh else None
 
     def _run_subcommand(self, subcommand: str) -> None:
         """Lightning's, releasing the root's lock when the subcommand ends, however it ends (a second
-        fit in the same process, as in a notebook, would otherwise find its own lock)."""
+        fit in the same process, as in a notebook, would otherwise find its own lock). A fit refused
+        before its first step leaves no run folder behind (:meth:`_discard_refused_run`)."""
         try:
             super()._run_subcommand(subcommand)
+        except BaseException as error:
+            self._discard_refused_run(error)
+            raise
         finally:
             lock, self._run_lock = getattr(self, "_run_lock", None), None
             if lock is not None:
                 lock.release()
+
+    def _discard_refused_run(self, error: BaseException) -> None:
+        """Remove the run folder a fresh ``fit`` made (``version_N`` with its ``config.yaml`` and event
+        file, and any parent it created) when the fit was refused (bad input, status 2) before its first
+        training step: a refusal leaves nothing behind. Failures, signals and a full disk keep it."""
+        new, self._new_run_dir = getattr(self, "_new_run_dir", None), None
+        if new is None or self.trainer.global_step > 0 or not new.is_dir():
+            return
+        if isinstance(error, TrainingError) or no_space_error(error) is not None:
+            return
+        if not isinstance(error, input_error_types()) or any(new.rglob("*.ckpt")):
+            return
+        shutil.rmtree(new, ignore_errors=True)
 
     def before_validate(self) -> None:
         self._resolve_ckpt_path()
@@ -312,6 +332,23 @@ class SepConvCLI(LightningCLI):
             print(f"sepconv-torch: wrote {writer.path} and {writer.csv_path}")
 
 
+def _first_new_dir(trainer: L.Trainer) -> Path | None:
+    """The outermost folder of the default logger's ``log_dir`` that does not exist yet (``version_N``,
+    or ``lightning_logs`` too in a new root), or None when ``log_dir`` exists (a version given)."""
+    if type(trainer.logger) not in _DEFAULT_LOGGERS or trainer.logger.log_dir is None:
+        return None
+    path = Path(trainer.logger.log_dir).absolute()
+    if path.exists():
+        return None
+    while not path.parent.exists():
+        path = path.parent
+    return path
+
+
+#: ``--debug`` is taken off the command line before LightningCLI parses it; its help says it is there
+DEBUG_HELP = "--debug: print the traceback of an error before its one line (also SEPCONV_DEBUG=1)"
+
+
 def make_cli(args: list[str] | None = None, run: bool = True) -> SepConvCLI:
     """Build (and with ``run``, execute) the CLI; ``args`` replaces ``sys.argv[1:]``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # tensorboard may import TensorFlow, which is chatty
@@ -321,7 +358,11 @@ def make_cli(args: list[str] | None = None, run: bool = True) -> SepConvCLI:
         seed_everything_default=42,
         trainer_defaults={"max_epochs": 10, "default_root_dir": "runs/torch", "deterministic": True},
         save_config_kwargs={"overwrite": True},
-        parser_kwargs={"exit_on_error": False},  # argument errors raise: one line through run_main
+        parser_kwargs={  # argument errors raise: one line through run_main
+            "exit_on_error": False,
+            "epilog": DEBUG_HELP,
+            **{subcommand: {"epilog": DEBUG_HELP} for subcommand in SepConvCLI.subcommands()},
+        },
         args=args,
         run=run,
     )

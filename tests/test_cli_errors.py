@@ -244,8 +244,9 @@ def test_debug_shows_the_traceback(tmp_path: Path, bad_recipe: Path, prog: str, 
     )
     flag, env = (["--debug"], {}) if how == "--debug" else ([], {"SEPCONV_DEBUG": "1"})
     proc = run(prog, *args, *flag, env=env)
-    assert proc.returncode != 0 and "Traceback (most recent call last)" in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith("sepconv.recipes.rules.RecipeError: ")
+    assert proc.returncode == 2 and "Traceback (most recent call last)" in proc.stderr  # the status kept
+    assert "sepconv.recipes.rules.RecipeError: " in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"{prog}: error: ")
 
 
 @pytest.mark.slow
@@ -314,14 +315,27 @@ def test_converting_to_h5_writes_nothing_to_stderr(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_warmup_past_a_shortened_run_is_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("earlier_run", [False, True], ids=["new-root", "beside-an-earlier-run"])
+def test_warmup_past_a_shortened_run_is_one_line(tmp_path: Path, earlier_run: bool) -> None:
     """``--trainer.max_epochs`` on the command line after the recipe was checked: the warm-up is checked again
-    when the optimizer is built (it said ``total_steps (5) must exceed warmup_steps (5)``)."""
+    when the optimizer is built (it said ``total_steps (5) must exceed warmup_steps (5)``). The refusal comes
+    after the run folder was made (``config.yaml``, an event file): it is removed, an earlier run's kept."""
     from commands import ROOT
 
+    earlier = tmp_path / "runs/lightning_logs/version_0/config.yaml"
+    if earlier_run:
+        earlier.parent.mkdir(parents=True)
+        earlier.write_text("trainer: {}\n")
     args = ["fit", "--config", ROOT / "sepconv/recipes/tuned.yaml", "--trainer.max_epochs", "1"]
     proc = run("sepconv-torch", *args, "--trainer.default_root_dir", tmp_path / "runs")
     assert_refused(proc, "sepconv-torch", "model.warmup_epochs must be < trainer.max_epochs (1)")
+    left = {str(p.relative_to(tmp_path)) for p in (tmp_path / "runs").rglob("*") if p.name != ".sepconv.lock"}
+    kept = {
+        "runs/lightning_logs",
+        "runs/lightning_logs/version_0",
+        "runs/lightning_logs/version_0/config.yaml",
+    }
+    assert left == (kept if earlier_run else set())
 
 
 @pytest.mark.slow

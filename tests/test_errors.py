@@ -48,14 +48,27 @@ def test_success_and_explicit_status() -> None:
     assert run_main("prog", lambda: 4, argv=[]) == 4
 
 
-def test_debug_reraises(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(InputError):
-        run_main("prog", fail(InputError("x")), argv=["train", "--debug"])
-    with pytest.raises(TrainingError):
-        run_main("prog", fail(TrainingError("x")), argv=[], debug=True)
-    monkeypatch.setenv("SEPCONV_DEBUG", "1")
-    with pytest.raises(ZeroDivisionError):
-        run_main("prog", fail(ZeroDivisionError()), argv=[])
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [(InputError("x"), 2), (TrainingError("x"), 1), (ZeroDivisionError("x"), 3), (KeyboardInterrupt(), 130)],
+)
+@pytest.mark.parametrize("how", ["--debug", "debug=True", "SEPCONV_DEBUG=1"])
+def test_debug_prints_the_traceback_and_keeps_the_status(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    error: BaseException,
+    status: int,
+    how: str,
+) -> None:
+    argv, debug = (
+        (["train", "--debug"], None) if how == "--debug" else ([], True if how == "debug=True" else None)
+    )
+    if how == "SEPCONV_DEBUG=1":
+        monkeypatch.setenv("SEPCONV_DEBUG", "1")
+    assert run_main("prog", fail(error), argv=argv, debug=debug) == status
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last)") and f"{type(error).__name__}" in err
+    assert err.splitlines()[-1].startswith("prog: ")  # the same one line last
 
 
 def test_system_exit_passes_through() -> None:
@@ -74,5 +87,7 @@ def test_torch_entry_point_in_process(tmp_path, capsys) -> None:
         f"sepconv-torch: error: {recipe}: model.schedule must be one of 'constant', 'cosine', "
         "received model.schedule='cosin'\n"
     )
-    with pytest.raises(RecipeError):
-        cli_main(["fit", "--debug", "--config", str(recipe)])
+    assert cli_main(["fit", "--debug", "--config", str(recipe)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "RecipeError" in err
+    assert err.splitlines()[-1].startswith("sepconv-torch: error: ")

@@ -23,6 +23,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         (["--turns", "0"], "--turns must be a positive integer, received 0"),
         (["--predict-batches", "-1"], "--predict-batches must be a positive integer"),
         (["--block", "10", "--warmup", "10"], "--warmup must be in [0, --block)"),
+        (["--threads", "0"], "--threads must be a positive integer, received 0"),
     ],
 )
 def test_bad_numbers_are_refused(args: list[str], words: str) -> None:
@@ -43,12 +44,13 @@ def test_one_turn_measures_both_frameworks(tmp_path: Path) -> None:
     out = tmp_path / "ab.json"
     proc = _run(
         "--architecture", "reference", "--turns", "2", "--block", "4", "--warmup", "1",
-        "--predict-batches", "1", "--json", str(out),
+        "--predict-batches", "1", "--threads", "1", "--json", str(out),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "| training step |" in proc.stdout and "| inference per 256 |" in proc.stdout
     report = json.loads(out.read_text())
-    assert report["architecture"] == "reference" and len(report["turns"]) == 2
+    assert report["architecture"] == "reference" and len(report["turns"]) == 2 and report["threads"] == 1
+    assert "threads: 1;" in proc.stdout
     for key in ("step", "infer256"):
         medians = report["medians"][key]
         assert medians["keras_ms"] > 0 and medians["lightning_ms"] > 0

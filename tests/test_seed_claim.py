@@ -42,14 +42,14 @@ def test_table_rows_from_results_with_a_diverged_run(tmp_path: Path) -> None:
         {"test_accuracy": None, "failed": "sepconv-keras: error: training diverged: nan", "exit": 1},
     )
     _write(
-        tmp_path / "reference" / "step_time.json",
+        tmp_path / "reference" / "framework_ab.json",
         {
-            "rounds": 3,
             "threads": 1,
             "medians": {
-                "lightning": {"step_ms": 20.0, "infer256_ms": 30.0},
-                "keras": {"step_ms": 16.0, "infer256_ms": 60.0},
+                "step": {"lightning_ms": 20.0, "keras_ms": 16.0, "ratio": 1.25},
+                "infer256": {"lightning_ms": 30.0, "keras_ms": 60.0, "ratio": 0.5},
             },
+            "turns": [{}, {}, {}],
         },
     )
     text = claim.table(tmp_path, ["reference", "standard"], ["reference", "tuned"])
@@ -57,7 +57,7 @@ def test_table_rows_from_results_with_a_diverged_run(tmp_path: Path) -> None:
     assert rows["| `reference`"][1:5] == ["184,234", "8.13", "- / -", "0.9229 / diverged"]
     assert rows["| `reference`"][5:] == ["20.00 / 16.00 = **1.25**", "30.00 / 60.00 = **0.50** |"]
     assert rows["| `standard`"][1:] == ["-", "-", "- / -", "- / -", "-", "- |"]
-    assert "medians of 3 interleaved rounds, 1 threads per framework" in text
+    assert "in one process, medians over 3 alternating turns, 1 threads per framework" in text
 
 
 def test_a_failed_run_other_than_divergence_shows_its_exit() -> None:

@@ -9,7 +9,9 @@ the CLI's progress bar). They take turns: each turn trains ``--block`` steps (ba
 in each framework and predicts ``--predict-batches`` batches of 256 test images in each, the order
 within a turn swapped every turn. The first ``--warmup`` steps of each block are dropped (thread
 pools waking, the other framework's caches). Prints the medians over all kept steps, the ratio
-Lightning / Keras, and the median and range of the per-turn ratios.
+Lightning / Keras, the median and range of the per-turn ratios, and how busy the host was over the
+turns: the shares of CPU time that were idle and stolen by the hypervisor (``/proc/stat``; on a shared
+virtual machine steal is other tenants' work, a condition to report with the numbers).
 
     python benchmarks/framework_ab.py --architecture reference --turns 12
     python benchmarks/framework_ab.py --architecture mobilenet_v1_025_32 --json ab.json
@@ -151,6 +153,35 @@ def _lightning(architecture: str, threads: int | None = None) -> tuple[Any, Any]
     return train_turn, predict_turn
 
 
+#: the fields of ``/proc/stat``'s ``cpu`` line used here, in their order there
+CPU_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def cpu_times(stat: str | None = None) -> list[int] | None:
+    """The machine's CPU time by :data:`CPU_FIELDS` (clock ticks), from ``/proc/stat``'s text; None where
+    there is none (not Linux)."""
+    try:
+        text = Path("/proc/stat").read_text() if stat is None else stat
+    except OSError:
+        return None
+    fields = text.splitlines()[0].split() if text else []
+    if len(fields) < 1 + len(CPU_FIELDS) or fields[0] != "cpu":
+        return None
+    return [int(x) for x in fields[1 : 1 + len(CPU_FIELDS)]]
+
+
+def host_shares(start: list[int] | None, end: list[int] | None) -> dict[str, float] | None:
+    """The shares of the CPU time between two :func:`cpu_times` that were idle (``idle`` + ``iowait``) and
+    stolen (``steal``: the hypervisor ran other work on these CPUs)."""
+    if start is None or end is None:
+        return None
+    spent = dict(zip(CPU_FIELDS, (b - a for a, b in zip(start, end, strict=True)), strict=True))
+    total = sum(spent.values())
+    if total <= 0:
+        return None
+    return {"idle": (spent["idle"] + spent["iowait"]) / total, "steal": spent["steal"] / total}
+
+
 def _summary(ks: list[float], ls: list[float]) -> dict[str, float]:
     keras_ms, lightning_ms = 1000 * statistics.median(ks), 1000 * statistics.median(ls)
     return {"keras_ms": keras_ms, "lightning_ms": lightning_ms, "ratio": lightning_ms / keras_ms}
@@ -191,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     steps: dict[str, list[float]] = {"keras": [], "lightning": []}
     infer: dict[str, list[float]] = {"keras": [], "lightning": []}
     turns = []
+    start = cpu_times()
     for turn in range(args.turns):
         order = ["keras", "lightning"] if turn % 2 == 0 else ["lightning", "keras"]
         got: dict[str, dict[str, list[float]]] = {}
@@ -211,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             f"inference {row['infer256']['lightning_ms']:.1f} / {row['infer256']['keras_ms']:.1f} ms",
             file=sys.stderr,
         )
+    host = host_shares(start, cpu_times())
     import torch
 
     total = {
@@ -226,6 +259,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.block - args.warmup} kept steps (batch 32) and {args.predict_batches} batches of 256 per "
         "framework\n"
     )
+    if host is not None:
+        print(
+            f"host over the turns: {100 * host['idle']:.0f} % of CPU time idle, "
+            f"{100 * host['steal']:.0f} % stolen\n"
+        )
     print("| measure | Lightning ms | Keras ms | Lightning / Keras | per turn: median (range) |")
     print("|---|---|---|---|---|")
     for key, label in (("step", "training step"), ("infer256", "inference per 256")):
@@ -242,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
                     "architecture": name,
                     "cpu": cpu_model(),
                     "threads": args.threads,
+                    "host": host,
                     "medians": total,
                     "turns": turns,
                 },

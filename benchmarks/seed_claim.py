@@ -162,6 +162,11 @@ def table(out: Path, networks: list[str], recipes: list[str]) -> str:
             f"timing: both frameworks in one process, medians over {turns} alternating turns, "
             f"{threads or 'default'} threads per framework"
         )
+    steal = [100 * t["host"]["steal"] for t in timed if t and t.get("host")]
+    if steal:
+        lines.append(
+            f"host: {min(steal):.0f}-{max(steal):.0f} % of CPU time stolen by the hypervisor while timing"
+        )
     lines.append(
         f"{date.today().isoformat()}, {cpu_model()} ({os.cpu_count()} cores), commit {commit or '?'}"
     )

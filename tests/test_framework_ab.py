@@ -50,8 +50,30 @@ def test_one_turn_measures_both_frameworks(tmp_path: Path) -> None:
     assert "| training step |" in proc.stdout and "| inference per 256 |" in proc.stdout
     report = json.loads(out.read_text())
     assert report["architecture"] == "reference" and len(report["turns"]) == 2 and report["threads"] == 1
-    assert "threads: 1;" in proc.stdout
+    assert "threads: 1;" in proc.stdout and "% stolen" in proc.stdout
+    assert set(report["host"]) == {"idle", "steal"} and 0 <= report["host"]["steal"] <= 1
     for key in ("step", "infer256"):
         medians = report["medians"][key]
         assert medians["keras_ms"] > 0 and medians["lightning_ms"] > 0
         assert medians["ratio"] == pytest.approx(medians["lightning_ms"] / medians["keras_ms"])
+
+
+def _module():
+    import importlib.util
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    spec = importlib.util.spec_from_file_location("framework_ab", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_host_shares_from_proc_stat() -> None:
+    ab = _module()
+    start = ab.cpu_times("cpu  100 0 50 200 10 0 0 40 0 0\ncpu0 1 2 3\n")
+    end = ab.cpu_times("cpu  400 0 100 300 10 0 0 240 0 0\n")
+    assert start == [100, 0, 50, 200, 10, 0, 0, 40]
+    assert ab.host_shares(start, end) == pytest.approx({"idle": 100 / 650, "steal": 200 / 650})
+    assert ab.cpu_times("intr 1 2\n") is None and ab.host_shares(None, end) is None
+    assert ab.host_shares(end, end) is None  # no time passed

@@ -45,6 +45,7 @@ def test_table_rows_from_results_with_a_diverged_run(tmp_path: Path) -> None:
         tmp_path / "reference" / "framework_ab.json",
         {
             "threads": 1,
+            "host": {"idle": 0.1, "steal": 0.25},
             "medians": {
                 "step": {"lightning_ms": 20.0, "keras_ms": 16.0, "ratio": 1.25},
                 "infer256": {"lightning_ms": 30.0, "keras_ms": 60.0, "ratio": 0.5},
@@ -58,6 +59,7 @@ def test_table_rows_from_results_with_a_diverged_run(tmp_path: Path) -> None:
     assert rows["| `reference`"][5:] == ["20.00 / 16.00 = **1.25**", "30.00 / 60.00 = **0.50** |"]
     assert rows["| `standard`"][1:] == ["-", "-", "- / -", "- / -", "-", "- |"]
     assert "in one process, medians over 3 alternating turns, 1 threads per framework" in text
+    assert "host: 25-25 % of CPU time stolen by the hypervisor while timing" in text
 
 
 def test_a_failed_run_other_than_divergence_shows_its_exit() -> None:

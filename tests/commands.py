@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,3 +46,16 @@ def keras_train(directory: Path | None, tmp_path: Path, *extra: str) -> list[str
     """``sepconv-keras`` arguments of a quiet run writing under ``tmp_path/out``."""
     data = ["--data-dir", str(directory)] if directory is not None else []
     return ["train", *data, "--output-dir", str(tmp_path / "out"), "--verbose", "0", *extra]
+
+
+def benchmark(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` imported as a module (with ``benchmarks/`` on the path for its own imports),
+    so a test can call the driver's functions without running it."""
+    script = ROOT / "benchmarks" / f"{name}.py"
+    if str(script.parent) not in sys.path:
+        sys.path.insert(0, str(script.parent))
+    spec = importlib.util.spec_from_file_location(name, script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

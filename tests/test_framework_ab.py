@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from commands import ROOT
+from commands import ROOT, benchmark
 
 SCRIPT = ROOT / "benchmarks" / "framework_ab.py"
 
@@ -58,19 +58,8 @@ def test_one_turn_measures_both_frameworks(tmp_path: Path) -> None:
         assert medians["ratio"] == pytest.approx(medians["lightning_ms"] / medians["keras_ms"])
 
 
-def _module():
-    import importlib.util
-
-    sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("framework_ab", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_host_shares_from_proc_stat() -> None:
-    ab = _module()
+    ab = benchmark("framework_ab")
     start = ab.cpu_times("cpu  100 0 50 200 10 0 0 40 0 0\ncpu0 1 2 3\n")
     end = ab.cpu_times("cpu  400 0 100 300 10 0 0 240 0 0\n")
     assert start == [100, 0, 50, 200, 10, 0, 0, 40]

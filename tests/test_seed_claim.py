@@ -6,26 +6,15 @@ bookkeeping is under test.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
-from commands import ROOT
+from commands import ROOT, benchmark
 
 SCRIPT = ROOT / "benchmarks" / "seed_claim.py"
-
-
-def _module() -> ModuleType:
-    sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("seed_claim", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _write(path: Path, data: dict) -> None:
@@ -34,7 +23,7 @@ def _write(path: Path, data: dict) -> None:
 
 
 def test_table_rows_from_results_with_a_diverged_run(tmp_path: Path) -> None:
-    claim = _module()
+    claim = benchmark("seed_claim")
     _write(tmp_path / "reference" / "count.json", {"parameters": 184234, "flops": 8131200})
     _write(tmp_path / "reference" / "tuned" / "lightning.json", {"test_accuracy": 0.92291})
     _write(
@@ -63,7 +52,7 @@ def test_table_rows_from_results_with_a_diverged_run(tmp_path: Path) -> None:
 
 
 def test_a_failed_run_other_than_divergence_shows_its_exit() -> None:
-    claim = _module()
+    claim = benchmark("seed_claim")
     assert claim._accuracy({"test_accuracy": None, "failed": "killed", "exit": 137}) == "failed (exit 137)"
 
 

@@ -5,25 +5,16 @@ The workers (a training run each) are replaced by canned results: only the drive
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 
 import pytest
-from commands import ROOT
+from commands import ROOT, benchmark
 
 SCRIPT = ROOT / "benchmarks" / "step_time.py"
-
-
-def _module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("step_time", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize(
@@ -45,7 +36,7 @@ def test_refusals_are_one_line(args: list[str], words: str) -> None:
 
 
 def test_reference_description_keeps_the_variant_paths() -> None:
-    module = _module()
+    module = benchmark("step_time")
     assert module._check_architecture("reference", ["torch", "torch-literal-order"]) == "reference"
     assert module._check_architecture("mobilenet_v1_025_32", ["lightning-bf16", "torch-malloc-default"]) == (
         "mobilenet_v1_025_32"
@@ -54,7 +45,7 @@ def test_reference_description_keeps_the_variant_paths() -> None:
 
 def test_json_has_medians_and_the_architecture(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Each worker gets ``--architecture`` and ``--threads``; ``medians[path]`` holds both keys."""
-    module = _module()
+    module = benchmark("step_time")
     commands: list[list[str]] = []
     canned = iter([4.0, 6.0, 2.0, 3.0, 5.0, 1.0])  # keras, lightning per round
 

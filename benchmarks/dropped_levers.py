@@ -47,6 +47,11 @@ python benchmarks/dropped_levers.py metric-updates # one training step's metric 
                                                 # against torchmetrics' MeanMetric and MulticlassAccuracy,
                                                 # and Lightning's hook-name assignment through
                                                 # nn.Module.__setattr__ against SepConvLitModule's (kept)
+python benchmarks/dropped_levers.py profiler-shapes # plain SGD steps of the `standard` description's
+                                                # network, each SELU backward timed by a perf_counter pair:
+                                                # alone, under torch.profiler with record_shapes=True and
+                                                # with False, alternating (why step_time.py --profile
+                                                # leaves shapes out)
 """
 
 from __future__ import annotations
@@ -670,6 +675,51 @@ def metric_updates() -> None:
         print(f"{name}: {median:.1f} us per call")
 
 
+def profiler_shapes(turns: int = 3, steps: int = 60) -> None:
+    import step_time
+    from torch.profiler import profile
+
+    import sepconv_torch.selu as selu_module
+
+    spent: dict[tuple[int, ...], list[float]] = {}
+    backward = selu_module._SELUInPlace.backward
+
+    def timed(ctx: object, grad: torch.Tensor) -> object:
+        start = time.perf_counter()
+        out = backward(ctx, grad)
+        spent.setdefault(tuple(grad.shape), []).append(1000 * (time.perf_counter() - start))
+        return out
+
+    selu_module._SELUInPlace.backward = staticmethod(timed)
+    step = step_time._profiled_step("cpu", "standard")
+    conditions = {
+        "alone": None,
+        "torch.profiler, record_shapes=True": True,
+        "torch.profiler, record_shapes=False": False,
+    }
+    results: dict[str, dict[str, list[float]]] = {name: {} for name in conditions}
+    for _ in range(turns):
+        for name, shapes in conditions.items():
+            spent.clear()
+            start = time.perf_counter()
+            if shapes is None:
+                for _ in range(steps):
+                    step()
+            else:
+                with profile(record_shapes=shapes):
+                    for _ in range(steps):
+                        step()
+            results[name].setdefault("step", []).append(1000 * (time.perf_counter() - start) / steps)
+            for shape in ((32, 32, 28, 28), (32, 64, 14, 14)):
+                key = "x".join(map(str, shape))
+                results[name].setdefault(key, []).append(statistics.median(spent[shape]))
+    print(f"medians of {turns} alternating turns of {steps} steps:")
+    for name, got in results.items():
+        step_ms = statistics.median(got.pop("step"))
+        cells = ", ".join(f"{shape} {statistics.median(v):.3f} ms" for shape, v in got.items())
+        print(f"{name}: step {step_ms:.2f} ms; SELU backward {cells}")
+
+
 if __name__ == "__main__":
     modes = {
         "selu": selu,
@@ -690,6 +740,7 @@ if __name__ == "__main__":
         "step-levers": step_levers,
         "metric-updates": metric_updates,
         "backward-levers": backward_levers,
+        "profiler-shapes": profiler_shapes,
     }
     if sys.argv[1:2] == ["threads-variant"] and len(sys.argv) == 3:  # a worker of `threads`
         threads_variant(sys.argv[2])

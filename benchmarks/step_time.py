@@ -13,6 +13,7 @@ PyTorch's CPU capability.
     python benchmarks/step_time.py --device cuda        # on a GPU (``auto``, the default, picks one)
     python benchmarks/step_time.py --architecture mobilenet_v1_025_32 --json mobilenet.json
     python benchmarks/step_time.py --architecture standard --profile
+    python benchmarks/step_time.py --architecture standard --op-times  # each ATen call timed, by shape
     python benchmarks/step_time.py --architecture standard --threads 1  # one thread each, on a busy machine
 
 ``--architecture NAME|FILE`` (a shipped name, YAML description or Keras model file, as
@@ -346,11 +347,11 @@ def run_worker(
     return worker_torch(steps, warmup, variant=path, device=device, architecture=architecture)
 
 
-def profile(steps: int, device: str = "cpu", architecture: str | None = None) -> None:
+def _profiled_step(device: str, architecture: str | None) -> Any:
+    """A plain SGD step (batch 32, random images) of the network ``--profile`` and ``--op-times`` look
+    at, warmed up by 10 steps."""
     import torch
     import torch.nn.functional as F
-    from torch.profiler import ProfilerActivity
-    from torch.profiler import profile as torch_profile
 
     from sepconv.described import read_architecture
 
@@ -374,18 +375,92 @@ def profile(steps: int, device: str = "cpu", architecture: str | None = None) ->
 
     for _ in range(10):
         step()
+    return step
+
+
+def _header(architecture: str | None) -> str:
+    import torch
+
+    return (
+        f"network: {architecture or 'sepconv (built-in reference)'}; CPU: {cpu_model()}; "
+        f"PyTorch {torch.__version__}, capability {torch.backends.cpu.get_cpu_capability()}"
+    )
+
+
+def profile(steps: int, device: str = "cpu", architecture: str | None = None) -> None:
+    """``torch.profiler``'s table of the step, by op name. Input shapes are not recorded: with
+    ``record_shapes=True`` the memory-bound kernels of a 28x28 layer ran several times slower inside the
+    profiled step (docs/performance.md); :func:`op_times` gives times per input shape."""
+    import torch
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    step = _profiled_step(device, architecture)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
-    with torch_profile(activities=activities, record_shapes=True) as prof:
+    with torch_profile(activities=activities) as prof:
         for _ in range(steps):
             step()
         if device == "cuda":
             torch.cuda.synchronize()
-    print(
-        f"network: {architecture or 'sepconv (built-in reference)'}; CPU: {cpu_model()}; "
-        f"PyTorch {torch.__version__}, capability {torch.backends.cpu.get_cpu_capability()}"
-    )
+    print(_header(architecture))
     sort_by = "self_cuda_time_total" if device == "cuda" else "self_cpu_time_total"
-    print(prof.key_averages(group_by_input_shape=True).table(sort_by=sort_by, row_limit=25))
+    print(prof.key_averages().table(sort_by=sort_by, row_limit=25))
+
+
+def op_times(steps: int, architecture: str | None = None, rows: int = 25) -> list[dict[str, Any]]:
+    """Wall time of every ATen call of the step on the CPU, by op and first input shape, measured by a
+    ``TorchDispatchMode`` that brackets each call with ``perf_counter``; prints the table and the step's
+    time with and without the timer (its overhead lies between the calls, not inside them).
+
+    Returns the rows, slowest first: ``op``, ``shape``, ``calls`` and ``ms`` per step."""
+    from collections import defaultdict
+
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    step = _profiled_step("cpu", architecture)
+    spent: dict[tuple[str, tuple[int, ...]], list[float]] = defaultdict(lambda: [0, 0.0])
+
+    class Timer(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            start = time.perf_counter()
+            out = func(*args, **(kwargs or {}))
+            seconds = time.perf_counter() - start
+            first = args[0] if args else None
+            key = (str(func.overloadpacket), tuple(first.shape) if isinstance(first, torch.Tensor) else ())
+            spent[key][0] += 1
+            spent[key][1] += seconds
+            return out
+
+    def timed_steps() -> float:
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        return 1000 * (time.perf_counter() - start) / steps
+
+    plain = timed_steps()
+    with Timer():
+        timed = timed_steps()
+    table = sorted(
+        (
+            {"op": op, "shape": list(shape), "calls": calls / steps, "ms": 1000 * seconds / steps}
+            for (op, shape), (calls, seconds) in spent.items()
+        ),
+        key=lambda row: -row["ms"],
+    )
+    inside = sum(row["ms"] for row in table)
+    print(_header(architecture))
+    print(
+        f"{steps} steps: {plain:.2f} ms per step without the timer, {timed:.2f} ms with it, "
+        f"{inside:.2f} ms of that inside ATen calls\n"
+    )
+    print("| op | first input shape | calls per step | ms per step | share of the calls' time |")
+    print("|---|---|---|---|---|")
+    for row in table[:rows]:
+        shape = "x".join(map(str, row["shape"])) or "-"
+        share = row["ms"] / inside if inside else 0.0
+        print(f"| {row['op']} | {shape} | {row['calls']:g} | {row['ms']:.3f} | {share:.1%} |")
+    return table
 
 
 # ----------------------------------------------------------------------------- driver
@@ -434,6 +509,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="write the table and every measurement as JSON")
     p.add_argument("--profile", action="store_true", help="print a per-op profile of the PyTorch step")
     p.add_argument(
+        "--op-times",
+        action="store_true",
+        help="print every ATen call's wall time in the PyTorch step on the CPU, by op and input shape",
+    )
+    p.add_argument(
         "--device",
         choices=("auto", "cpu", "cuda"),
         default="auto",
@@ -452,7 +532,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--worker", choices=PATHS, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.warmup >= args.steps and not args.profile:
+    if args.profile and args.op_times:
+        _refuse("--profile and --op-times are two views of one step: give one of them")
+    if args.warmup >= args.steps and not (args.profile or args.op_times):
         p.error(f"--warmup must be below --steps, received {args.warmup} >= {args.steps}")
     if args.threads is not None and args.threads < 1:
         p.error(f"--threads must be a positive integer, received {args.threads}")
@@ -473,6 +555,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         _set_threads(args.threads)
         profile(args.steps, args.device, args.architecture)
+        return 0
+    if args.op_times:
+        if args.device != "cpu":
+            _refuse(f"--op-times times CPU calls; on {args.device} they only launch kernels: use --profile")
+        _set_threads(args.threads)
+        op_times(args.steps, args.architecture)
         return 0
 
     capability = torch.backends.cpu.get_cpu_capability()

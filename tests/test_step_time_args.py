@@ -75,3 +75,46 @@ def test_json_has_medians_and_the_architecture(monkeypatch: pytest.MonkeyPatch, 
         "lightning": {"step_ms": 3.0, "infer256_ms": 30.0},
     }
     assert [r["step_ms"] for r in data["runs"]["lightning"]] == [6.0, 3.0, 1.0]
+
+
+def test_profile_and_op_times_together_are_refused_in_one_line() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--profile", "--op-times"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "step_time: error: --profile and --op-times are two views of one step: give one of them"
+    ]
+
+
+def test_op_times_counts_every_aten_call_of_the_step(capsys: pytest.CaptureFixture[str]) -> None:
+    """The reference description runs 11 convolutions forward (conv1, five depthwise, five pointwise) and
+    as many backward: the timer must see each of them once per step."""
+    table = benchmark("step_time").op_times(3, "reference")
+    calls = {op: sum(r["calls"] for r in table if r["op"] == op) for op in {r["op"] for r in table}}
+    assert calls["aten.convolution"] == 11
+    # conv1 needs no input gradient, but still one backward call for its weight
+    assert calls["aten.convolution_backward"] == 11
+    assert [r["ms"] for r in table] == sorted((r["ms"] for r in table), reverse=True)
+    out = capsys.readouterr().out
+    assert "network: reference" in out and "| aten.convolution_backward |" in out
+
+
+def test_profile_leaves_input_shapes_out(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Recording shapes slowed the memory-bound kernels inside the profiled step (docs/performance.md)."""
+    import torch.profiler
+
+    real = torch.profiler.profile
+    asked: list[dict[str, object]] = []
+
+    def spy(*args: object, **kwargs: object) -> object:
+        asked.append(kwargs)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(torch.profiler, "profile", spy)
+    benchmark("step_time").profile(2, "cpu", "reference")
+    assert len(asked) == 1 and not asked[0].get("record_shapes", False)
+    out = capsys.readouterr().out
+    assert "aten::convolution_backward" in out and "Input Shapes" not in out

@@ -389,7 +389,7 @@ def _header(architecture: str | None) -> str:
 
 def profile(steps: int, device: str = "cpu", architecture: str | None = None) -> None:
     """``torch.profiler``'s table of the step, by op name. Input shapes are not recorded: with
-    ``record_shapes=True`` the memory-bound kernels of a 28x28 layer ran several times slower inside the
+    ``record_shapes=True`` the memory-bound kernels of a 28x28 layer can run several times slower inside the
     profiled step (docs/performance.md); :func:`op_times` gives times per input shape."""
     import torch
     from torch.profiler import ProfilerActivity

@@ -47,6 +47,10 @@ python benchmarks/dropped_levers.py metric-updates # one training step's metric 
                                                 # against torchmetrics' MeanMetric and MulticlassAccuracy,
                                                 # and Lightning's hook-name assignment through
                                                 # nn.Module.__setattr__ against SepConvLitModule's (kept)
+python benchmarks/dropped_levers.py sgd-fused # SGD's step over the `reference` and `standard` descriptions'
+                                                # parameters: the default (for-loop), foreach and fused
+                                                # (one kernel per tensor) implementations, alternating,
+                                                # and whether they give the same weights bit for bit
 python benchmarks/dropped_levers.py profiler-shapes # plain SGD steps of the `standard` description's
                                                 # network, each SELU backward timed by a perf_counter pair:
                                                 # alone, under torch.profiler with record_shapes=True and
@@ -675,6 +679,44 @@ def metric_updates() -> None:
         print(f"{name}: {median:.1f} us per call")
 
 
+def sgd_fused(turns: int = 15, calls: int = 50) -> None:
+    from sepconv.described import read_architecture
+    from sepconv_torch.arch import build_torch
+
+    kinds = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+    for name in ("reference", "standard"):
+        params = list(build_torch(read_architecture(name), seed=0).parameters())
+        generator = torch.Generator().manual_seed(0)
+        grads = [torch.randn(p.shape, generator=generator) for p in params]
+        for p, g in zip(params, grads, strict=True):
+            p.grad = g
+        optimizers = {kind: torch.optim.SGD(params, lr=0.01, **kw) for kind, kw in kinds.items()}
+        times: dict[str, list[float]] = {kind: [] for kind in kinds}
+        for turn in range(turns):
+            for kind in list(kinds) if turn % 2 == 0 else list(kinds)[::-1]:
+                start = time.perf_counter()
+                for _ in range(calls):
+                    optimizers[kind].step()
+                times[kind].append(1e6 * (time.perf_counter() - start) / calls)
+        cells = ", ".join(f"{kind} {statistics.median(t):.1f}" for kind, t in times.items())
+        print(f"{name} ({sum(p.numel() for p in params):,} parameters): us per SGD step, {cells}")
+        for momentum in (0.0, 0.9):
+            weights = {kind: [p.detach().clone() for p in params] for kind in kinds}
+            for kind, copies in weights.items():
+                for w, g in zip(copies, grads, strict=True):
+                    w.grad = g.clone()
+                optimizer = torch.optim.SGD(
+                    copies, lr=0.01, momentum=momentum, weight_decay=1e-4, **kinds[kind]
+                )
+                for _ in range(3):
+                    optimizer.step()
+            same = all(
+                all(torch.equal(a, b) for a, b in zip(weights["default"], copies, strict=True))
+                for copies in weights.values()
+            )
+            print(f"  momentum {momentum}, weight decay 1e-4, 3 steps: the same weights bit for bit: {same}")
+
+
 def profiler_shapes(turns: int = 3, steps: int = 60) -> None:
     import step_time
     from torch.profiler import profile
@@ -741,6 +783,7 @@ if __name__ == "__main__":
         "metric-updates": metric_updates,
         "backward-levers": backward_levers,
         "profiler-shapes": profiler_shapes,
+        "sgd-fused": sgd_fused,
     }
     if sys.argv[1:2] == ["threads-variant"] and len(sys.argv) == 3:  # a worker of `threads`
         threads_variant(sys.argv[2])

@@ -733,28 +733,31 @@ def profiler_shapes(turns: int = 3, steps: int = 60) -> None:
         return out
 
     selu_module._SELUInPlace.backward = staticmethod(timed)
-    step = step_time._profiled_step("cpu", "standard")
-    conditions = {
-        "alone": None,
-        "torch.profiler, record_shapes=True": True,
-        "torch.profiler, record_shapes=False": False,
-    }
-    results: dict[str, dict[str, list[float]]] = {name: {} for name in conditions}
-    for _ in range(turns):
-        for name, shapes in conditions.items():
-            spent.clear()
-            start = time.perf_counter()
-            if shapes is None:
-                for _ in range(steps):
-                    step()
-            else:
-                with profile(record_shapes=shapes):
+    try:
+        step = step_time._profiled_step("cpu", "standard")
+        conditions = {
+            "alone": None,
+            "torch.profiler, record_shapes=True": True,
+            "torch.profiler, record_shapes=False": False,
+        }
+        results: dict[str, dict[str, list[float]]] = {name: {} for name in conditions}
+        for _ in range(turns):
+            for name, shapes in conditions.items():
+                spent.clear()
+                start = time.perf_counter()
+                if shapes is None:
                     for _ in range(steps):
                         step()
-            results[name].setdefault("step", []).append(1000 * (time.perf_counter() - start) / steps)
-            for shape in ((32, 32, 28, 28), (32, 64, 14, 14)):
-                key = "x".join(map(str, shape))
-                results[name].setdefault(key, []).append(statistics.median(spent[shape]))
+                else:
+                    with profile(record_shapes=shapes):
+                        for _ in range(steps):
+                            step()
+                results[name].setdefault("step", []).append(1000 * (time.perf_counter() - start) / steps)
+                for shape in ((32, 32, 28, 28), (32, 64, 14, 14)):
+                    key = "x".join(map(str, shape))
+                    results[name].setdefault(key, []).append(statistics.median(spent[shape]))
+    finally:
+        selu_module._SELUInPlace.backward = staticmethod(backward)
     print(f"medians of {turns} alternating turns of {steps} steps:")
     for name, got in results.items():
         step_ms = statistics.median(got.pop("step"))

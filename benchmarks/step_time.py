@@ -96,14 +96,41 @@ REFERENCE_ONLY = (
 MFLOP_PER_SAMPLE = 24.4  # forward + backward of one training sample (README, "Performance")
 
 
+def describe_cpu(lscpu: str) -> str:
+    """One line that tells hosts apart, from ``lscpu``'s output: the model name, then what a virtual
+    machine's name alone hides (family and model, AVX-512 and AMX, the L2 and L3 totals), e.g.
+    ``Intel(R) Xeon(R) Processor (family 6 model 143; AVX-512, AMX; L2 4 MiB, L3 105 MiB)``."""
+    fields = {}
+    for line in lscpu.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip()] = value.strip()
+    name = fields.get("Model name") or platform.processor() or "unknown"
+    flags = set(fields.get("Flags", "").split())
+    details = []
+    if "CPU family" in fields and "Model" in fields:
+        details.append(f"family {fields['CPU family']} model {fields['Model']}")
+    units = [label for flag, label in (("avx512f", "AVX-512"), ("amx_tile", "AMX")) if flag in flags]
+    if units:
+        details.append(", ".join(units))
+    # "4 MiB (2 instances)": the total over the cores, without the count
+    caches = [
+        f"{level} {fields[f'{level} cache'].split(' (')[0]}"
+        for level in ("L2", "L3")
+        if f"{level} cache" in fields
+    ]
+    if caches:
+        details.append(", ".join(caches))
+    return f"{name} ({'; '.join(details)})" if details else name
+
+
 def cpu_model() -> str:
+    """:func:`describe_cpu` of this machine (the model name alone where ``lscpu`` is missing)."""
     try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown"
+        return platform.processor() or "unknown"
+    return describe_cpu(text)
 
 
 def _median_ms(times: list[float], warmup: int) -> float:

@@ -118,3 +118,35 @@ def test_profile_leaves_input_shapes_out(
     assert len(asked) == 1 and not asked[0].get("record_shapes", False)
     out = capsys.readouterr().out
     assert "aten::convolution_backward" in out and "Input Shapes" not in out
+
+
+INTEL_LSCPU = """Architecture:                            x86_64
+Vendor ID:                               GenuineIntel
+Model name:                              Intel(R) Xeon(R) Processor
+CPU family:                              6
+Model:                                   167
+Flags:                                   fpu sse avx2 avx512f avx512bw amx_bf16 amx_tile amx_int8
+L1d cache:                               96 KiB (2 instances)
+L2 cache:                                4 MiB (2 instances)
+L3 cache:                                480 MiB (1 instance)
+"""
+AMD_LSCPU = """Model name:                              AMD EPYC 7B13
+CPU family:                              25
+Model:                                   1
+Flags:                                   fpu sse avx2 avx512f avx512_bf16
+L2 cache:                                1 MiB (2 instances)
+L3 cache:                                32 MiB (1 instance)
+"""
+
+
+@pytest.mark.parametrize(
+    ("lscpu", "line"),
+    [
+        (INTEL_LSCPU, "Intel(R) Xeon(R) Processor (family 6 model 167; AVX-512, AMX; L2 4 MiB, L3 480 MiB)"),
+        (AMD_LSCPU, "AMD EPYC 7B13 (family 25 model 1; AVX-512; L2 1 MiB, L3 32 MiB)"),
+        ("Model name: Some CPU\n", "Some CPU"),
+    ],
+)
+def test_the_cpu_line_tells_hosts_of_one_model_name_apart(lscpu: str, line: str) -> None:
+    """Two hosts that both call themselves "Intel(R) Xeon(R) Processor" differ in model and caches."""
+    assert benchmark("step_time").describe_cpu(lscpu) == line

@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from step_time import cpu_model
+from step_time import cpu_model, keras_model, keras_step_times
 
 
 def _keras(architecture: str, threads: int | None = None) -> tuple[Any, Any]:
@@ -49,42 +49,10 @@ def _keras(architecture: str, threads: int | None = None) -> tuple[Any, Any]:
     tf = import_tensorflow()
     if threads is not None:  # before TensorFlow's first op starts its thread pools
         tf.config.threading.set_intra_op_parallelism_threads(threads)
-    import keras
-
-    from sepconv.data import load_splits
-    from sepconv.data.present import present
-    from sepconv.described import read_architecture
-    from sepconv_keras.arch import build_keras
-    from sepconv_keras.data import make_dataset
-
-    splits = load_splits(download=False)
-    keras.utils.set_random_seed(0)
-    description = read_architecture(architecture, "--architecture")
-    model = build_keras(description, seed=0)
-    if not description.ends_in_softmax():  # as sepconv-keras train --architecture
-        model.add(keras.layers.Activation("softmax", name="probabilities"))
-    x_train = present(splits.x_train, description.input_shape, splits.background)
-    x_test = present(splits.x_test, description.input_shape, splits.background)
-    model.compile(
-        optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
-    )
-    train = make_dataset(x_train, splits.y_train, 32, shuffle=True, seed=0)
-
-    class Timer(keras.callbacks.Callback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.starts: list[float] = []
-
-        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
-            self.starts.append(time.perf_counter())
-
-        def on_train_end(self, logs: Any = None) -> None:
-            self.starts.append(time.perf_counter())
+    model, train, x_test = keras_model(architecture)
 
     def train_turn(steps: int) -> list[float]:
-        timer = Timer()
-        model.fit(train, epochs=1, steps_per_epoch=steps, callbacks=[timer], verbose=0)
-        return [b - a for a, b in itertools.pairwise(timer.starts)]
+        return keras_step_times(model, train, steps)
 
     def predict_turn(batches: int) -> float:
         images = x_test[: 256 * batches]

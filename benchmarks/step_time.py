@@ -303,13 +303,12 @@ def worker_lightning(
     return {"step_ms": _median_ms(times, warmup), "infer256_ms": infer_ms}
 
 
-def worker_keras(steps: int, warmup: int, architecture: str | None = None) -> dict[str, float]:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from sepconv.compat import import_tensorflow
-
-    tf = import_tensorflow()
-    if "TF_NUM_INTRAOP_THREADS" in os.environ:  # --threads
-        tf.config.threading.set_intra_op_parallelism_threads(int(os.environ["TF_NUM_INTRAOP_THREADS"]))
+def keras_model(architecture: str | None) -> tuple[Any, Any, Any]:
+    """``(model, train, x_test)``: the Keras model the ``keras`` path times, compiled with SGD 0.01 as the
+    Lightning paths train (the built-in reference, or ``architecture`` built by ``build_keras`` with a
+    softmax appended where its description has none, as ``sepconv-keras train --architecture``), its
+    shuffled training batches of 32 and the test images, presented as the description's input needs.
+    TensorFlow must be imported already (:func:`sepconv.compat.import_tensorflow`)."""
     import keras
 
     from sepconv.data import load_splits
@@ -321,7 +320,7 @@ def worker_keras(steps: int, warmup: int, architecture: str | None = None) -> di
     x_train, x_test = splits.x_train, splits.x_test
     if architecture is None:
         model = build_model(seed=0)
-    else:  # as sepconv-keras train --architecture builds and feeds it
+    else:
         from sepconv.data.present import present
         from sepconv.described import read_architecture
         from sepconv_keras.arch import build_keras
@@ -335,6 +334,12 @@ def worker_keras(steps: int, warmup: int, architecture: str | None = None) -> di
     model.compile(
         optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
     )
+    return model, make_dataset(x_train, splits.y_train, 32, shuffle=True, seed=0), x_test
+
+
+def keras_step_times(model: Any, train: Any, steps: int) -> list[float]:
+    """Seconds of each of ``steps`` training steps of ``model.fit`` (batch start to batch start)."""
+    import keras
 
     class Timer(keras.callbacks.Callback):
         def __init__(self) -> None:
@@ -348,9 +353,19 @@ def worker_keras(steps: int, warmup: int, architecture: str | None = None) -> di
             self.starts.append(time.perf_counter())
 
     timer = Timer()
-    train = make_dataset(x_train, splits.y_train, 32, shuffle=True, seed=0)
     model.fit(train, epochs=1, steps_per_epoch=steps, callbacks=[timer], verbose=0)
-    times = [b - a for a, b in itertools.pairwise(timer.starts)]
+    return [b - a for a, b in itertools.pairwise(timer.starts)]
+
+
+def worker_keras(steps: int, warmup: int, architecture: str | None = None) -> dict[str, float]:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from sepconv.compat import import_tensorflow
+
+    tf = import_tensorflow()
+    if "TF_NUM_INTRAOP_THREADS" in os.environ:  # --threads
+        tf.config.threading.set_intra_op_parallelism_threads(int(os.environ["TF_NUM_INTRAOP_THREADS"]))
+    model, train, x_test = keras_model(architecture)
+    times = keras_step_times(model, train, steps)
     model.predict(x_test[:512], batch_size=256, verbose=0)
     start = time.perf_counter()
     model.predict(x_test, batch_size=256, verbose=0)

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 
 import lightning as L
+from lightning.pytorch.trainer.connectors.signal_connector import _SignalConnector
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
@@ -43,6 +44,25 @@ def watch(trainer: L.Trainer) -> None:
     _watched["trainer"] = trainer
 
 
+def _notify_without_collectives(connector: _SignalConnector, signum: int, frame: FrameType | None) -> None:
+    """Lightning's SIGTERM notifier (``_SignalConnector._sigterm_notifier_fn``) without its broadcast.
+
+    Since Lightning 2.5.2 the notifier broadcasts rank 0's flag from inside the signal handler. Python
+    runs a handler at the main thread's next bytecode, which under DDP can be inside the forward or the
+    backward (a Python autograd function such as :mod:`sepconv_torch.conv`'s) while the other rank is in
+    the gradient all-reduce: one rank then waits in the broadcast and the other in the all-reduce, for
+    ever (seen with ``py-spy dump``). Without it the handler passes SIGTERM on to the other ranks and
+    sets the flag, as before 2.5.2, and each rank stops at a batch boundary; the training loop's own
+    per-batch broadcast of rank 0's flag still runs where all ranks call it. :func:`handled` puts this
+    function in place of Lightning's.
+    """
+    if not connector.received_sigterm:
+        launcher = connector.trainer.strategy.launcher
+        if launcher is not None:
+            launcher.kill(signum)
+    connector.received_sigterm = True
+
+
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     received.add("SIGTERM")
     if signal.getsignal(signal.SIGTERM) is not _on_sigterm:
@@ -57,16 +77,20 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
 
 @contextlib.contextmanager
 def handled() -> Iterator[None]:
-    """Handle SIGTERM and SIGINT as above while the block runs (main thread only); then as before."""
+    """Handle SIGTERM and SIGINT as above, and Lightning's SIGTERM notifier as
+    :func:`_notify_without_collectives`, while the block runs (main thread only); then as before."""
     received.clear()
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    notifier = _SignalConnector._sigterm_notifier_fn
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGINT, _on_sigint)
+    _SignalConnector._sigterm_notifier_fn = _notify_without_collectives  # every Trainer's, in this process
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, before[0])
         signal.signal(signal.SIGINT, before[1])
+        _SignalConnector._sigterm_notifier_fn = notifier
         _watched.clear()
 
 

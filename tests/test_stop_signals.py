@@ -42,3 +42,38 @@ def test_handlers_are_restored() -> None:
     with signals.handled():
         assert signal.getsignal(signal.SIGTERM) is not before[0]
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+def test_the_sigterm_notifier_makes_no_collective_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under DDP the handler can run inside the backward, mid all-reduce: a broadcast there hangs every rank.
+
+    Ours passes SIGTERM on to the other ranks and sets the flag, and calls no ``torch.distributed``
+    collective even where a process group of two is up; Lightning's own notifier (from 2.5.2) broadcasts.
+    """
+    import inspect
+    from types import SimpleNamespace
+
+    import lightning as L
+    import torch
+
+    def no_collective(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a collective call inside the SIGTERM handler")
+
+    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False)
+    killed: list[int] = []
+    monkeypatch.setattr(trainer.strategy, "_launcher", SimpleNamespace(kill=killed.append), raising=False)
+    monkeypatch.setattr(type(trainer), "world_size", property(lambda self: 2))
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.distributed, "broadcast", no_collective)
+    connector = trainer._signal_connector
+    lightnings = connector._sigterm_notifier_fn
+    if "broadcast" in inspect.getsource(lightnings):
+        with pytest.raises(AssertionError, match="collective"):
+            lightnings(signal.SIGTERM, None)
+    connector.received_sigterm, killed[:] = False, []
+
+    with signals.handled():
+        connector._sigterm_notifier_fn(signal.SIGTERM, None)
+        connector._sigterm_notifier_fn(signal.SIGTERM, None)  # a second SIGTERM is not passed on again
+    assert connector.received_sigterm and killed == [signal.SIGTERM]
+    assert connector._sigterm_notifier_fn.__func__ is lightnings.__func__  # Lightning's again afterwards

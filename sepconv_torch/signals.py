@@ -21,15 +21,20 @@ import signal
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import lightning as L
-from lightning.pytorch.trainer.connectors.signal_connector import _SignalConnector
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from sepconv.errors import INTERRUPTED_STATUS, TERMINATED_STATUS, Terminated
 from sepconv_torch.checkpoints import find_checkpoint
 from sepconv_torch.resume import run_dir
+
+try:  # private to Lightning: a release without it keeps its own notifier
+    from lightning.pytorch.trainer.connectors.signal_connector import _SignalConnector
+except ImportError:  # pragma: no cover
+    _SignalConnector = None
 
 __all__ = ["as_stop", "handled", "received", "resume_command", "stop_note", "stopped_as", "watch"]
 
@@ -44,15 +49,15 @@ def watch(trainer: L.Trainer) -> None:
     _watched["trainer"] = trainer
 
 
-def _notify_without_collectives(connector: _SignalConnector, signum: int, frame: FrameType | None) -> None:
+def _notify_without_collectives(connector: Any, signum: int, frame: FrameType | None) -> None:
     """Lightning's SIGTERM notifier (``_SignalConnector._sigterm_notifier_fn``) without its broadcast.
 
-    Since Lightning 2.5.2 the notifier broadcasts rank 0's flag from inside the signal handler. Python
+    Lightning's notifier (2.6; its PR #20825) broadcasts rank 0's flag from inside the signal handler. Python
     runs a handler at the main thread's next bytecode, which under DDP can be inside the forward or the
     backward (a Python autograd function such as :mod:`sepconv_torch.conv`'s) while the other rank is in
     the gradient all-reduce: one rank then waits in the broadcast and the other in the all-reduce, for
     ever (seen with ``py-spy dump``). Without it the handler passes SIGTERM on to the other ranks and
-    sets the flag, as before 2.5.2, and each rank stops at a batch boundary; the training loop's own
+    sets the flag, as before that change, and each rank stops at a batch boundary; the training loop's own
     per-batch broadcast of rank 0's flag still runs where all ranks call it. :func:`handled` puts this
     function in place of Lightning's.
     """
@@ -81,16 +86,18 @@ def handled() -> Iterator[None]:
     :func:`_notify_without_collectives`, while the block runs (main thread only); then as before."""
     received.clear()
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
-    notifier = _SignalConnector._sigterm_notifier_fn
+    notifier = getattr(_SignalConnector, "_sigterm_notifier_fn", None)
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGINT, _on_sigint)
-    _SignalConnector._sigterm_notifier_fn = _notify_without_collectives  # every Trainer's, in this process
+    if notifier is not None:  # every Trainer's, in this process
+        _SignalConnector._sigterm_notifier_fn = _notify_without_collectives
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, before[0])
         signal.signal(signal.SIGINT, before[1])
-        _SignalConnector._sigterm_notifier_fn = notifier
+        if notifier is not None:
+            _SignalConnector._sigterm_notifier_fn = notifier
         _watched.clear()
 
 

@@ -48,7 +48,7 @@ def test_the_sigterm_notifier_makes_no_collective_call(monkeypatch: pytest.Monke
     """Under DDP the handler can run inside the backward, mid all-reduce: a broadcast there hangs every rank.
 
     Ours passes SIGTERM on to the other ranks and sets the flag, and calls no ``torch.distributed``
-    collective even where a process group of two is up; Lightning's own notifier (from 2.5.2) broadcasts.
+    collective even where a process group of two is up; Lightning's own notifier (2.6) broadcasts.
     """
     import inspect
     from types import SimpleNamespace
